@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every wheap test: the whole `make check` suite,
+# then the wheap_* API tests again in an AddressSanitizer + UBSan build.
+# Ends with one line: "N passed, M failed" (SKIP and XFAIL beside it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+jobs=$(nproc)
+
+# Packages the tests use beyond the build tools.
+test_packages=(valgrind python3 perl git sqlite3 bash coreutils)
+bash scripts/setup.sh "${test_packages[@]}" || { echo "0 passed, 1 failed"; exit 1; }
+
+make -j"$jobs" check >check.out 2>&1
+main_rc=$?
+grep -E '^(PASS|FAIL|ERROR|XPASS|XFAIL|SKIP):' check.out
+
+# Sanitizer build of the API tests (no malloc override: ASan owns malloc).
+asan_dir="$top/build-asan"
+mkdir -p "$asan_dir"
+asan_rc=0
+(
+    cd "$asan_dir"
+    san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+    [ -f Makefile ] || "$top/configure" --disable-malloc-override --disable-shared \
+        CFLAGS="-O1 -g $san" CXXFLAGS="-O1 -g $san" LDFLAGS="$san" >/dev/null
+    make -j"$jobs" >/dev/null && \
+        ASAN_OPTIONS=handle_segv=0:allow_user_segv_handler=1:detect_leaks=0 \
+        make -j"$jobs" check-api
+) >asan.out 2>&1 || asan_rc=$?
+sed -n 's/^\(PASS\|FAIL\|ERROR\|XPASS\|XFAIL\|SKIP\): /\1 (asan): /p' asan.out
+
+count() {   # count KIND across the two logs
+    cat check.out asan.out 2>/dev/null | grep -c "^$1:" || true
+}
+pass=$(count PASS); fail=$(( $(count FAIL) + $(count ERROR) + $(count XPASS) ))
+skip=$(count SKIP); xfail=$(count XFAIL)
+if [ "$main_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ]; then
+    for log in $(grep -lE '^(FAIL|ERROR)' tests/*.log "$asan_dir"/tests/*.log 2>/dev/null); do
+        echo "---- $log" && tail -20 "$log"
+    done
+    # A build failure counts as a failure even though no test reported it.
+    [ "$fail" -eq 0 ] && fail=1 && tail -30 check.out asan.out
+fi
+echo "skipped: $skip, expected failures: $xfail"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

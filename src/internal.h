@@ -1,0 +1,266 @@
+/*
+ * wheap internal header: every function shared between source files, grouped
+ * by the file that defines it, lowest layer first.  A file calls only its own
+ * layer and the layers above it in this header.
+ *
+ *   os_linux.c   OS primitives: the only memory system calls.  Return 0 or an
+ *                errno value.
+ *   errors.c     thread-local last error, error names, version.
+ *   options.c    WHEAP_OPTIONS, parsed once without malloc.
+ *   regions.c    the region table: reservation descriptors and per-page state,
+ *                found from any address in O(1), readable from a signal handler.
+ *   vm.c         layer 1 (wheap_virtual_*).  Internal wh_vm_* functions return
+ *                0 or a WHEAP_ERROR_* code and never touch the last error.
+ *   heap.c       layer 2 (wheap_heap_*).
+ *   malloc.c     layer 3.
+ *
+ * Internal symbols carry the wh_ prefix and hidden visibility.
+ */
+#ifndef WHEAP_INTERNAL_H
+#define WHEAP_INTERNAL_H
+
+#include "config.h"
+#include "wheap.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WH_HIDDEN   __attribute__((visibility("hidden")))
+#define WH_NOINLINE __attribute__((noinline))
+#define WH_INLINE   static inline __attribute__((always_inline))
+#define WH_COLD     __attribute__((cold, noinline))
+#define wh_likely(x)   __builtin_expect(!!(x), 1)
+#define wh_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define WH_GRANULARITY ((size_t)65536)           /* allocation granularity, everywhere */
+#define WH_GRANULARITY_SHIFT 16
+/* User addresses wheap manages lie below 2^47 (x86_64 and aarch64 4-level). */
+#define WH_ADDRESS_BITS 47
+#define WH_MIN_APP_ADDRESS ((uintptr_t)0x10000)
+#define WH_MAX_APP_ADDRESS (((uintptr_t)1 << WH_ADDRESS_BITS) - WH_GRANULARITY - 1)
+
+WH_INLINE uintptr_t wh_align_up(uintptr_t x, uintptr_t a) { return (x + a - 1) & ~(a - 1); }
+WH_INLINE uintptr_t wh_align_down(uintptr_t x, uintptr_t a) { return x & ~(a - 1); }
+WH_INLINE bool wh_is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/* Spin-wait hint. */
+WH_INLINE void wh_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* ========================================================================
+ * os_linux.c: OS primitives.  Every function returns 0 or an errno value
+ * and states its preconditions; nothing here allocates.
+ * ====================================================================== */
+
+/* The system page size (cached after the first call). */
+WH_HIDDEN size_t wh_os_page_size(void);
+/* Default huge page size from /proc/meminfo; 0 when the system has none. */
+WH_HIDDEN size_t wh_os_huge_page_size(void);
+/* Number of online processors and the mask of the ones this thread may use. */
+WH_HIDDEN unsigned wh_os_cpu_count(uint64_t *affinity_mask);
+
+/* Reserve size bytes of inaccessible, uncharged address space.
+ * size > 0, page multiple.  hint: NULL for anywhere, else page aligned and
+ * the mapping lands exactly there or ENOMEM/EEXIST (never clobbers). */
+WH_HIDDEN int wh_os_reserve(void *hint, size_t size, void **out);
+/* Reserve size bytes aligned to align (a power of two >= page size). */
+WH_HIDDEN int wh_os_reserve_aligned(size_t size, size_t align, void **out);
+/* Map size bytes of read-write memory for wheap's own metadata (never in
+ * the region table).  size page aligned. */
+WH_HIDDEN int wh_os_map_metadata(size_t size, void **out);
+/* Reserve hugetlb-backed memory, committed and read-write; addr/size are
+ * multiples of the huge page size.  hint as for wh_os_reserve. */
+WH_HIDDEN int wh_os_map_huge(void *hint, size_t size, int prot, void **out);
+/* Map fresh, accounted, zeroed pages with prot over [addr, addr+size), which
+ * lies inside a reservation of ours.  addr, size page aligned. */
+WH_HIDDEN int wh_os_commit(void *addr, size_t size, int prot);
+/* Drop the pages and their commit charge; the range stays reserved.
+ * addr, size page aligned, inside a reservation of ours. */
+WH_HIDDEN int wh_os_decommit(void *addr, size_t size);
+/* mprotect.  addr, size page aligned. */
+WH_HIDDEN int wh_os_protect(void *addr, size_t size, int prot);
+/* MADV_FREE (contents become undefined; RSS drops only under pressure).
+ * Falls back to MADV_DONTNEED where MADV_FREE is missing. */
+WH_HIDDEN int wh_os_reset(void *addr, size_t size);
+/* MADV_DONTNEED: pages drop out of RSS now and read back as zero. */
+WH_HIDDEN int wh_os_purge(void *addr, size_t size);
+/* munmap.  addr, size page aligned. */
+WH_HIDDEN int wh_os_release(void *addr, size_t size);
+/* mlock / munlock. */
+WH_HIDDEN int wh_os_lock(void *addr, size_t size);
+WH_HIDDEN int wh_os_unlock(void *addr, size_t size);
+/* Name an anonymous range (PR_SET_VMA_ANON_NAME); EINVAL where unsupported. */
+WH_HIDDEN int wh_os_name(void *addr, size_t size, const char *name);
+/* Read a whole /proc (or other) file into buf without malloc; *len gets the
+ * bytes read (truncated to cap - 1, NUL terminated). */
+WH_HIDDEN int wh_os_read_file(const char *path, char *buf, size_t cap, size_t *len);
+/* A value in kB from /proc/meminfo ("Committed_AS"); *out in bytes. */
+WH_HIDDEN int wh_os_meminfo(const char *key, uint64_t *out);
+/* Physical memory and commit limits for GlobalMemoryStatusEx. */
+typedef struct wh_os_memory {
+    uint64_t total_phys, avail_phys;
+    uint64_t commit_limit, committed;
+    uint64_t address_space_limit;   /* RLIMIT_AS or the user address space */
+} wh_os_memory;
+WH_HIDDEN int wh_os_memory_status(wh_os_memory *out);
+/* One line of /proc/self/maps. */
+typedef struct wh_os_mapping {
+    uintptr_t start, end;
+    int       prot;            /* PROT_* */
+    bool      shared;
+    uint64_t  offset, inode;
+    uint32_t  dev;             /* major << 20 | minor */
+    char      path[256];       /* "" for anonymous, "[heap]", "/usr/lib/..." */
+} wh_os_mapping;
+/* Calls fn for each mapping in address order until it returns non-zero;
+ * streams the file through a stack buffer (no malloc). */
+WH_HIDDEN int wh_os_maps_foreach(int (*fn)(const wh_os_mapping *m, void *ctx), void *ctx);
+/* Write a string to stderr with one write(2): safe anywhere, no malloc. */
+WH_HIDDEN void wh_os_write_stderr(const char *s, size_t len);
+
+/* Converts a PAGE_* protection to PROT_* bits (no modifiers). */
+WH_HIDDEN int wh_os_prot_from_win32(uint32_t protect);
+
+/* ========================================================================
+ * errors.c
+ * ====================================================================== */
+
+/* Sets the last error and returns false/NULL-friendly 0. */
+WH_HIDDEN void wh_set_error(uint32_t code);
+/* Maps an errno from the OS layer to a WHEAP_ERROR_* code. */
+WH_HIDDEN uint32_t wh_error_from_errno(int err);
+/* Formats "wheap: <msg>" into a stack buffer and writes it to stderr.
+ * Supports %s, %p, %zu, %u, %x only; never allocates. */
+WH_HIDDEN void wh_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* wh_message, then abort(). */
+WH_HIDDEN __attribute__((noreturn)) void wh_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* ========================================================================
+ * options.c: one table of keys.  Read once, before anything else uses
+ * them; values never change afterwards.
+ * ====================================================================== */
+
+typedef struct wh_options {
+    uint64_t purge_delay_ms;     /* empty pages are reset after this long */
+    uint64_t decommit_delay_ms;  /* reset pages are decommitted after this long */
+    bool     background_purge;   /* a thread purges even an idle process */
+    bool     stats;              /* print statistics at exit */
+    bool     verbose;            /* diagnostics for events, not only errors */
+    bool     abort_on_misuse;    /* false: misuse is a warning, not an abort */
+    bool     large_pages;        /* back big heap segments with huge pages */
+    uint64_t arena_max;          /* 0: one arena per processor */
+    uint64_t guard_mode;         /* 0 off, 1 page heap, 2 sampled */
+    uint64_t guard_sample;       /* sampled mode: one allocation in N */
+} wh_options;
+
+/* The options, parsed on first use.  Async-signal-safe after the first call. */
+WH_HIDDEN const wh_options *wh_options_get(void);
+/* Parses text (the WHEAP_OPTIONS syntax) into *out; exposed for tests. */
+WH_HIDDEN void wh_options_parse(const char *text, wh_options *out);
+WH_HIDDEN void wh_options_defaults(wh_options *out);
+
+/* ========================================================================
+ * regions.c: the region table.
+ *
+ * Every reservation made through layer 1 has one descriptor.  The table maps
+ * each 64 KiB granule of the address space to the descriptor of the
+ * reservation that covers it (a two-level radix tree: lookups are two loads,
+ * lock-free, and safe in a signal handler).  Descriptors and radix leaves
+ * live in memory the table maps itself, and descriptors are never unmapped,
+ * so a reader racing a release sees a stale but readable descriptor, which
+ * it detects through seq.  Writers hold wh_regions_lock.
+ * ====================================================================== */
+
+/* Per-page state, one uint16_t per page of a reservation. */
+enum {
+    WH_PG_PROT_MASK   = 0x0007, /* index: 0 NOACCESS .. 7 EXECUTE_WRITECOPY */
+    WH_PG_COMMITTED   = 0x0008,
+    WH_PG_GUARD       = 0x0010,
+    WH_PG_NOCACHE     = 0x0020,
+    WH_PG_WRITECOMBINE= 0x0040,
+    WH_PG_RESET       = 0x0080, /* MEM_RESET applied since the last write we know of */
+    WH_PG_LOCKED      = 0x0100,
+};
+
+/* Region kinds (wh_region.flags). */
+enum {
+    WH_RG_WRITE_WATCH = 0x01,
+    WH_RG_LARGE_PAGES = 0x02,
+    WH_RG_HEAP        = 0x04,   /* owned by a private heap: owner is the heap */
+    WH_RG_VIEW        = 0x08,   /* a file-mapping view: type MEM_MAPPED */
+};
+
+typedef struct wh_region {
+    uintptr_t base;            /* 64 KiB aligned */
+    size_t    size;            /* multiple of 64 KiB (huge page size for large pages) */
+    uint32_t  alloc_protect;   /* the protection given at reservation */
+    uint32_t  type;            /* WHEAP_MEM_PRIVATE or WHEAP_MEM_MAPPED */
+    uint32_t  flags;           /* WH_RG_* */
+    uint32_t  npages;          /* size / page size */
+    _Atomic uint32_t seq;      /* odd while being written; bumped at release */
+    void     *owner;           /* WH_RG_HEAP: the heap; WH_RG_VIEW: the view */
+    _Atomic uint16_t *pages;   /* npages entries: inline_pages or a mapping */
+    size_t    pages_map_size;  /* bytes of the separate mapping, 0 when inline */
+    struct wh_region *next_free;
+    _Atomic uint16_t inline_pages[16];   /* enough for 64 KiB of 4 KiB pages */
+} wh_region;
+
+WH_HIDDEN void wh_regions_lock(void);
+WH_HIDDEN void wh_regions_unlock(void);
+/* A fresh descriptor with zeroed page state (all reserved); NULL on ENOMEM.
+ * Caller holds the lock. */
+WH_HIDDEN wh_region *wh_region_new(uintptr_t base, size_t size);
+/* Enters the descriptor for every granule of its range.  Caller holds the
+ * lock; may fail with ENOMEM (radix leaf). */
+WH_HIDDEN int wh_region_insert(wh_region *r);
+/* Removes and recycles the descriptor.  Caller holds the lock. */
+WH_HIDDEN void wh_region_remove(wh_region *r);
+/* The descriptor covering addr, or NULL.  Lock-free; safe in a signal
+ * handler.  Without the lock held the result may be going away: check seq. */
+WH_HIDDEN wh_region *wh_region_find(uintptr_t addr);
+/* The first region whose base is >= addr, or NULL (scans the radix tree;
+ * used by VirtualQuery to find where a gap ends).  Caller holds the lock. */
+WH_HIDDEN wh_region *wh_region_next(uintptr_t addr);
+/* Number of live regions (tests and stats). */
+WH_HIDDEN size_t wh_region_count(void);
+
+/* ========================================================================
+ * vm.c: layer 1 internals for the heap layer.  Return 0 or WHEAP_ERROR_*.
+ * ====================================================================== */
+
+/* Reserve size bytes (rounded up to 64 KiB) aligned to align (a power of two,
+ * at least 64 KiB).  flags: WH_RG_*; owner is recorded in the region. */
+WH_HIDDEN uint32_t wh_vm_reserve(size_t size, size_t align, uint32_t flags, void *owner,
+                                 void **out);
+/* Commit pages covering [addr, addr+size) read-write (or protect); pages
+ * already committed keep their contents. */
+WH_HIDDEN uint32_t wh_vm_commit(void *addr, size_t size, uint32_t protect);
+WH_HIDDEN uint32_t wh_vm_decommit(void *addr, size_t size);
+/* Drop pages from RSS now, keeping them committed (MADV_DONTNEED): the
+ * heaps' cheap decommit.  Contents read back as zero. */
+WH_HIDDEN uint32_t wh_vm_purge(void *addr, size_t size);
+/* MEM_RESET on committed pages. */
+WH_HIDDEN uint32_t wh_vm_reset(void *addr, size_t size);
+WH_HIDDEN uint32_t wh_vm_protect(void *addr, size_t size, uint32_t protect, uint32_t *old);
+/* Release the whole reservation that starts at base. */
+WH_HIDDEN uint32_t wh_vm_release(void *base);
+
+/* Describes an address outside wheap's reservations from /proc/self/maps. */
+WH_HIDDEN bool wh_vm_query_foreign(uintptr_t addr, wheap_memory_basic_information *info);
+
+/* Process-wide counters of layer 1, in bytes. */
+typedef struct wh_vm_counters {
+    size_t reserved, committed, reset, peak_committed;
+} wh_vm_counters;
+WH_HIDDEN void wh_vm_counters_get(wh_vm_counters *out);
+
+#endif /* WHEAP_INTERNAL_H */

@@ -1,0 +1,812 @@
+/*
+ * Layer 1: virtual memory, the VirtualAlloc family.
+ *
+ *   wheap_virtual_alloc ──┬─ vm_reserve ── wh_os_reserve / _aligned, wh_region_insert
+ *                         ├─ vm_commit_pages ── wh_os_commit / wh_os_protect
+ *                         └─ vm_reset_pages ── wh_os_reset
+ *   wheap_virtual_free ───┬─ vm_decommit_pages ── wh_os_decommit
+ *                         └─ vm_release ── wh_region_remove, wh_os_release
+ *   wheap_virtual_protect ── vm_protect_pages
+ *   wheap_virtual_query ──┬─ the region table (wheap's reservations)
+ *                         └─ /proc/self/maps (everything else)
+ *
+ * Internal wh_vm_* functions return 0 or WHEAP_ERROR_*; public functions
+ * return bool/pointers and set the last error.  Page state lives in the
+ * region table (regions.c), one uint16_t per page.  State changes and the
+ * system calls that make them happen together under the regions lock, so
+ * that the table always describes the mappings.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* ------------------------------------------------------------------------
+ * Counters
+ * ---------------------------------------------------------------------- */
+
+static _Atomic size_t vm_reserved, vm_committed, vm_reset, vm_peak_committed;
+
+static void count_commit(ptrdiff_t bytes)
+{
+    size_t now = atomic_fetch_add_explicit(&vm_committed, (size_t)bytes,
+                                           memory_order_relaxed) + (size_t)bytes;
+    size_t peak = atomic_load_explicit(&vm_peak_committed, memory_order_relaxed);
+    while (bytes > 0 && now > peak &&
+           !atomic_compare_exchange_weak_explicit(&vm_peak_committed, &peak, now,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+void wh_vm_counters_get(wh_vm_counters *out)
+{
+    out->reserved = atomic_load_explicit(&vm_reserved, memory_order_relaxed);
+    out->committed = atomic_load_explicit(&vm_committed, memory_order_relaxed);
+    out->reset = atomic_load_explicit(&vm_reset, memory_order_relaxed);
+    out->peak_committed = atomic_load_explicit(&vm_peak_committed, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Protections
+ * ---------------------------------------------------------------------- */
+
+static const uint32_t prot_by_index[8] = {
+    WHEAP_PAGE_NOACCESS, WHEAP_PAGE_READONLY, WHEAP_PAGE_READWRITE, WHEAP_PAGE_WRITECOPY,
+    WHEAP_PAGE_EXECUTE, WHEAP_PAGE_EXECUTE_READ, WHEAP_PAGE_EXECUTE_READWRITE,
+    WHEAP_PAGE_EXECUTE_WRITECOPY,
+};
+
+#define PROT_MODIFIERS (WHEAP_PAGE_GUARD | WHEAP_PAGE_NOCACHE | WHEAP_PAGE_WRITECOMBINE)
+
+/* Checks a PAGE_* value: exactly one base protection, modifiers that go
+ * together, no unknown bits.  private: WRITECOPY is refused. */
+static bool protect_is_valid(uint32_t protect, bool private_memory)
+{
+    uint32_t base = protect & 0xFFu;
+    if (protect & ~(0xFFu | PROT_MODIFIERS)) return false;
+    if (base == 0 || (base & (base - 1))) return false;
+    if (private_memory && (base == WHEAP_PAGE_WRITECOPY || base == WHEAP_PAGE_EXECUTE_WRITECOPY))
+        return false;
+    uint32_t mods = protect & PROT_MODIFIERS;
+    if (mods & (mods - 1)) return false;            /* at most one modifier */
+    if (mods && base == WHEAP_PAGE_NOACCESS) return false;
+    return true;
+}
+
+/* The page-state bits for a valid protection (committed bit not included). */
+static uint16_t state_from_protect(uint32_t protect)
+{
+    uint16_t s = (uint16_t)__builtin_ctz(protect & 0xFFu);
+    if (protect & WHEAP_PAGE_GUARD) s |= WH_PG_GUARD;
+    if (protect & WHEAP_PAGE_NOCACHE) s |= WH_PG_NOCACHE;
+    if (protect & WHEAP_PAGE_WRITECOMBINE) s |= WH_PG_WRITECOMBINE;
+    return s;
+}
+
+static uint32_t protect_from_state(uint16_t s)
+{
+    uint32_t p = prot_by_index[s & WH_PG_PROT_MASK];
+    if (s & WH_PG_GUARD) p |= WHEAP_PAGE_GUARD;
+    if (s & WH_PG_NOCACHE) p |= WHEAP_PAGE_NOCACHE;
+    if (s & WH_PG_WRITECOMBINE) p |= WHEAP_PAGE_WRITECOMBINE;
+    return p;
+}
+
+/* What the MMU gets: guard pages are inaccessible until their first touch. */
+static int os_prot_for_state(uint16_t s)
+{
+    if (s & WH_PG_GUARD) return PROT_NONE;
+    return wh_os_prot_from_win32(prot_by_index[s & WH_PG_PROT_MASK]);
+}
+
+/* The bits that make two pages look alike to VirtualQuery. */
+#define STATE_VISIBLE (WH_PG_PROT_MASK | WH_PG_COMMITTED | WH_PG_GUARD | WH_PG_NOCACHE | \
+                       WH_PG_WRITECOMBINE)
+
+WH_INLINE uint16_t page_get(const wh_region *r, size_t i)
+{
+    return atomic_load_explicit(&r->pages[i], memory_order_relaxed);
+}
+
+WH_INLINE void page_set(wh_region *r, size_t i, uint16_t v)
+{
+    atomic_store_explicit(&r->pages[i], v, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Reservation
+ * ---------------------------------------------------------------------- */
+
+/* Where the next reservation is tried first: just below the last one, so
+ * that consecutive reservations are contiguous and the kernel merges them
+ * into one mapping (a million reservations stay within vm.max_map_count). */
+static _Atomic uintptr_t next_hint;
+
+static int os_reserve_placed(size_t size, size_t align, void **out)
+{
+    uintptr_t last = atomic_load_explicit(&next_hint, memory_order_relaxed);
+    if (last > size + WH_MIN_APP_ADDRESS + ((uintptr_t)1 << 32)) {
+        uintptr_t hint = wh_align_down(last - size, align);
+        if (wh_os_reserve((void *)hint, size, out) == 0) {
+            atomic_store_explicit(&next_hint, hint, memory_order_relaxed);
+            return 0;
+        }
+    }
+    int e = wh_os_reserve_aligned(size, align, out);
+    if (e == 0) atomic_store_explicit(&next_hint, (uintptr_t)*out, memory_order_relaxed);
+    return e;
+}
+
+/* Enters a fresh mapping [base, base+size) into the table; on failure the
+ * mapping is released.  Returns the region or NULL with *err set. */
+static wh_region *vm_register(uintptr_t base, size_t size, uint32_t protect, uint32_t flags,
+                              void *owner, uint32_t *err)
+{
+    wh_regions_lock();
+    wh_region *r = wh_region_new(base, size);
+    if (r) {
+        r->alloc_protect = protect;
+        r->flags = flags;
+        r->owner = owner;
+        r->type = (flags & WH_RG_VIEW) ? WHEAP_MEM_MAPPED : WHEAP_MEM_PRIVATE;
+        if (wh_region_insert(r) != 0) {
+            wh_region_remove(r);
+            r = NULL;
+        }
+    }
+    wh_regions_unlock();
+    if (!r) {
+        wh_os_release((void *)base, size);
+        *err = WHEAP_ERROR_NOT_ENOUGH_MEMORY;
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&vm_reserved, size, memory_order_relaxed);
+    return r;
+}
+
+/* Reserves [address, address+size) exactly (address 64 KiB aligned), or
+ * anywhere when address is NULL. */
+static wh_region *vm_reserve(uintptr_t address, size_t size, size_t align, uint32_t protect,
+                             uint32_t flags, void *owner, uint32_t *err)
+{
+    void *p;
+    int e = address ? wh_os_reserve((void *)address, size, &p)
+                    : os_reserve_placed(size, align, &p);
+    if (e) {
+        *err = (address && e != ENOMEM) ? WHEAP_ERROR_INVALID_ADDRESS
+                                        : WHEAP_ERROR_NOT_ENOUGH_MEMORY;
+        return NULL;
+    }
+    return vm_register((uintptr_t)p, size, protect, flags, owner, err);
+}
+
+uint32_t wh_vm_reserve(size_t size, size_t align, uint32_t flags, void *owner, void **out)
+{
+    if (align < WH_GRANULARITY) align = WH_GRANULARITY;
+    if (size == 0 || size > WH_MAX_APP_ADDRESS || !wh_is_pow2(align))
+        return WHEAP_ERROR_INVALID_PARAMETER;
+    size = wh_align_up(size, WH_GRANULARITY);
+    uint32_t err = 0;
+    wh_region *r = vm_reserve(0, size, align, WHEAP_PAGE_READWRITE, flags, owner, &err);
+    if (!r) return err;
+    *out = (void *)r->base;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Page operations: caller holds the regions lock; pages [i0, i1) of r.
+ * ---------------------------------------------------------------------- */
+
+/* Commits pages with state bits st.  Uncommitted runs get fresh accounted
+ * mappings; committed runs keep their data and take the new protection.
+ * All or nothing: a refused commit undoes the runs this call committed. */
+static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
+{
+    size_t page = wh_os_page_size();
+    int prot = os_prot_for_state(st);
+    size_t i = i0;
+    while (i < i1) {
+        bool committed = page_get(r, i) & WH_PG_COMMITTED;
+        size_t j = i + 1;
+        while (j < i1 && (bool)(page_get(r, j) & WH_PG_COMMITTED) == committed) j++;
+        void *addr = (void *)(r->base + i * page);
+        size_t len = (j - i) * page;
+        int e = committed ? wh_os_protect(addr, len, prot) : wh_os_commit(addr, len, prot);
+        if (e) {
+            /* Undo the fresh commits of this call (the old runs are still
+             * marked uncommitted in the table: nothing was set yet). */
+            for (size_t k = i0; k < i; k++)
+                if (!(page_get(r, k) & WH_PG_COMMITTED))
+                    wh_os_decommit((void *)(r->base + k * page), page);
+            /* Committed runs before i may have new protection: restore. */
+            for (size_t k = i0; k < i; k++) {
+                uint16_t s = page_get(r, k);
+                if (s & WH_PG_COMMITTED)
+                    wh_os_protect((void *)(r->base + k * page), page, os_prot_for_state(s));
+            }
+            return e == ENOMEM || e == EAGAIN ? WHEAP_ERROR_COMMITMENT_LIMIT
+                                              : wh_error_from_errno(e);
+        }
+        i = j;
+    }
+    size_t fresh = 0;
+    for (i = i0; i < i1; i++) {
+        uint16_t s = page_get(r, i);
+        if (!(s & WH_PG_COMMITTED)) fresh++;
+        page_set(r, i, (uint16_t)(st | WH_PG_COMMITTED | (s & (WH_PG_RESET | WH_PG_LOCKED))));
+    }
+    if (fresh) count_commit((ptrdiff_t)(fresh * page));
+    return 0;
+}
+
+static uint32_t vm_decommit_pages(wh_region *r, size_t i0, size_t i1)
+{
+    size_t page = wh_os_page_size();
+    size_t was = 0, was_reset = 0;
+    for (size_t i = i0; i < i1; i++) {
+        uint16_t s = page_get(r, i);
+        if (s & WH_PG_COMMITTED) was++;
+        if (s & WH_PG_RESET) was_reset++;
+    }
+    if (was == 0) return 0;
+    int e = wh_os_decommit((void *)(r->base + i0 * page), (i1 - i0) * page);
+    if (e) return wh_error_from_errno(e);
+    for (size_t i = i0; i < i1; i++) page_set(r, i, 0);
+    count_commit(-(ptrdiff_t)(was * page));
+    if (was_reset) atomic_fetch_sub_explicit(&vm_reset, was_reset * page, memory_order_relaxed);
+    return 0;
+}
+
+static bool pages_all_committed(const wh_region *r, size_t i0, size_t i1)
+{
+    for (size_t i = i0; i < i1; i++)
+        if (!(page_get(r, i) & WH_PG_COMMITTED)) return false;
+    return true;
+}
+
+static uint32_t vm_reset_pages(wh_region *r, size_t i0, size_t i1)
+{
+    size_t page = wh_os_page_size();
+    if (r->flags & WH_RG_VIEW) return 0;     /* accepted on views, does nothing */
+    int e = wh_os_reset((void *)(r->base + i0 * page), (i1 - i0) * page);
+    if (e) return wh_error_from_errno(e);
+    size_t newly = 0;
+    for (size_t i = i0; i < i1; i++) {
+        uint16_t s = page_get(r, i);
+        if (!(s & WH_PG_RESET)) newly++;
+        page_set(r, i, (uint16_t)(s | WH_PG_RESET));
+    }
+    atomic_fetch_add_explicit(&vm_reset, newly * page, memory_order_relaxed);
+    return 0;
+}
+
+/* Sets protection st on committed pages; returns the first page's old
+ * protection through old. */
+static uint32_t vm_protect_pages(wh_region *r, size_t i0, size_t i1, uint16_t st, uint32_t *old)
+{
+    size_t page = wh_os_page_size();
+    uint16_t first = page_get(r, i0);
+    int e = wh_os_protect((void *)(r->base + i0 * page), (i1 - i0) * page, os_prot_for_state(st));
+    if (e) return wh_error_from_errno(e);
+    for (size_t i = i0; i < i1; i++) {
+        uint16_t s = page_get(r, i);
+        page_set(r, i, (uint16_t)(st | (s & (WH_PG_COMMITTED | WH_PG_RESET | WH_PG_LOCKED))));
+    }
+    if (old) *old = protect_from_state(first);
+    return 0;
+}
+
+static void vm_release_region(wh_region *r)
+{
+    /* Caller holds the lock.  The table forgets the range before the
+     * kernel does, so no other thread can reserve it while we still list
+     * it. */
+    uintptr_t base = r->base;
+    size_t size = r->size, page = wh_os_page_size();
+    size_t committed = 0, reset = 0;
+    for (size_t i = 0; i < r->npages; i++) {
+        uint16_t s = page_get(r, i);
+        if (s & WH_PG_COMMITTED) committed++;
+        if (s & WH_PG_RESET) reset++;
+    }
+    wh_region_remove(r);
+    wh_os_release((void *)base, size);
+    if (committed) count_commit(-(ptrdiff_t)(committed * page));
+    if (reset) atomic_fetch_sub_explicit(&vm_reset, reset * page, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&vm_reserved, size, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Range helpers
+ * ---------------------------------------------------------------------- */
+
+/* Finds the region holding every page of [addr, addr+size) and the page
+ * indexes.  Caller holds the lock.  Returns 0 or an error code. */
+static uint32_t locate(uintptr_t addr, size_t size, wh_region **rp, size_t *i0, size_t *i1)
+{
+    size_t page = wh_os_page_size();
+    if (addr + size < addr) return WHEAP_ERROR_INVALID_PARAMETER;
+    wh_region *r = wh_region_find(addr);
+    if (!r) return WHEAP_ERROR_INVALID_ADDRESS;
+    uintptr_t start = wh_align_down(addr, page);
+    uintptr_t end = wh_align_up(addr + size, page);
+    if (end > r->base + r->size) return WHEAP_ERROR_INVALID_PARAMETER;
+    *rp = r;
+    *i0 = (start - r->base) / page;
+    *i1 = (end - r->base) / page;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Internal API for the heap layer
+ * ---------------------------------------------------------------------- */
+
+uint32_t wh_vm_commit(void *addr, size_t size, uint32_t protect)
+{
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+    if (!err) err = vm_commit_pages(r, i0, i1, state_from_protect(protect));
+    wh_regions_unlock();
+    return err;
+}
+
+uint32_t wh_vm_decommit(void *addr, size_t size)
+{
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+    if (!err) err = vm_decommit_pages(r, i0, i1);
+    wh_regions_unlock();
+    return err;
+}
+
+uint32_t wh_vm_purge(void *addr, size_t size)
+{
+    /* No table change: the pages stay committed, only their frames go.
+     * Page aligned by contract; no lock needed for an madvise. */
+    int e = wh_os_purge(addr, size);
+    return e ? wh_error_from_errno(e) : 0;
+}
+
+uint32_t wh_vm_reset(void *addr, size_t size)
+{
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+    if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err) err = vm_reset_pages(r, i0, i1);
+    wh_regions_unlock();
+    return err;
+}
+
+uint32_t wh_vm_protect(void *addr, size_t size, uint32_t protect, uint32_t *old)
+{
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+    if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err) err = vm_protect_pages(r, i0, i1, state_from_protect(protect), old);
+    wh_regions_unlock();
+    return err;
+}
+
+uint32_t wh_vm_release(void *base)
+{
+    wh_regions_lock();
+    wh_region *r = wh_region_find((uintptr_t)base);
+    uint32_t err = 0;
+    if (!r || r->base != (uintptr_t)base) err = WHEAP_ERROR_INVALID_ADDRESS;
+    else vm_release_region(r);
+    wh_regions_unlock();
+    return err;
+}
+
+/* ------------------------------------------------------------------------
+ * Public API
+ * ---------------------------------------------------------------------- */
+
+#define ALLOC_TYPES (WHEAP_MEM_COMMIT | WHEAP_MEM_RESERVE | WHEAP_MEM_RESET | \
+                     WHEAP_MEM_RESET_UNDO | WHEAP_MEM_TOP_DOWN | WHEAP_MEM_WRITE_WATCH | \
+                     WHEAP_MEM_LARGE_PAGES)
+
+/* Layer 1 refuses to change memory that a private heap owns: the heap would
+ * be corrupted behind its back.  Such memory can still be queried. */
+static bool region_is_internal(const wh_region *r)
+{
+    return (r->flags & WH_RG_HEAP) != 0;
+}
+
+static void *fail_ptr(uint32_t err)
+{
+    wh_set_error(err);
+    return NULL;
+}
+
+static bool fail_bool(uint32_t err)
+{
+    wh_set_error(err);
+    return false;
+}
+
+WH_HIDDEN void *wh_vm_alloc_large_pages(uintptr_t address, size_t size, uint32_t type,
+                                        uint32_t protect, uint32_t *err);
+WH_HIDDEN void *wh_vm_reset_undo(uintptr_t address, size_t size, uint32_t *err);
+WH_HIDDEN void *wh_vm_alloc_write_watch(uintptr_t address, size_t size, uint32_t type,
+                                        uint32_t protect, uint32_t *err);
+
+void *wheap_virtual_alloc(void *address, size_t size, uint32_t type, uint32_t protect)
+{
+    uintptr_t addr = (uintptr_t)address;
+    size_t page = wh_os_page_size();
+
+    if (size == 0 || (type & ~ALLOC_TYPES)) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    if (addr + size < addr || size > WH_MAX_APP_ADDRESS)
+        return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    if (address && (addr < WH_MIN_APP_ADDRESS || addr + size > WH_MAX_APP_ADDRESS + 1))
+        return fail_ptr(WHEAP_ERROR_INVALID_ADDRESS);
+
+    /* MEM_RESET and MEM_RESET_UNDO stand alone. */
+    if (type & (WHEAP_MEM_RESET | WHEAP_MEM_RESET_UNDO)) {
+        bool reset = type == WHEAP_MEM_RESET, undo = type == WHEAP_MEM_RESET_UNDO;
+        if (!reset && !undo) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+        if (!address) return fail_ptr(WHEAP_ERROR_INVALID_ADDRESS);
+        if (undo) {
+            uint32_t err = 0;
+            void *p = wh_vm_reset_undo(addr, size, &err);
+            return p ? p : fail_ptr(err);
+        }
+        /* The protection is ignored but must still be a valid value. */
+        if (!protect_is_valid(protect, false)) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+        wh_region *r;
+        size_t i0, i1;
+        wh_regions_lock();
+        uint32_t err = locate(addr, size, &r, &i0, &i1);
+        if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+        if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+        if (!err) err = vm_reset_pages(r, i0, i1);
+        void *result = err ? NULL : (void *)(r->base + i0 * page);
+        wh_regions_unlock();
+        return err ? fail_ptr(err) : result;
+    }
+
+    if (!(type & (WHEAP_MEM_COMMIT | WHEAP_MEM_RESERVE)))
+        return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    if (!protect_is_valid(protect, true)) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    if ((type & WHEAP_MEM_WRITE_WATCH) && !(type & WHEAP_MEM_RESERVE))
+        return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+
+    if (type & WHEAP_MEM_LARGE_PAGES) {
+        uint32_t err = 0;
+        void *p = wh_vm_alloc_large_pages(addr, size, type, protect, &err);
+        return p ? p : fail_ptr(err);
+    }
+    if (type & WHEAP_MEM_WRITE_WATCH) {
+        uint32_t err = 0;
+        void *p = wh_vm_alloc_write_watch(addr, size, type, protect, &err);
+        return p ? p : fail_ptr(err);
+    }
+
+    /* MEM_COMMIT alone at an address: commit inside an existing reservation. */
+    if (!(type & WHEAP_MEM_RESERVE) && address) {
+        wh_region *r;
+        size_t i0, i1;
+        wh_regions_lock();
+        uint32_t err = locate(addr, size, &r, &i0, &i1);
+        if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+        if (!err) err = vm_commit_pages(r, i0, i1, state_from_protect(protect));
+        void *result = err ? NULL : (void *)(r->base + i0 * page);
+        wh_regions_unlock();
+        return err ? fail_ptr(err) : result;
+    }
+
+    /* Reserve (at an address rounded down to 64 KiB, or anywhere), and
+     * commit the pages the byte range touches when asked. */
+    uintptr_t base = address ? wh_align_down(addr, WH_GRANULARITY) : 0;
+    uintptr_t end = address ? addr + size : size;
+    size_t rsize = wh_align_up(end, WH_GRANULARITY) - base;
+    if (rsize < size) return fail_ptr(WHEAP_ERROR_NOT_ENOUGH_MEMORY);
+    uint32_t err = 0;
+    wh_region *r = vm_reserve(base, rsize, WH_GRANULARITY, protect, 0, NULL, &err);
+    if (!r) return fail_ptr(err);
+    if (!(type & WHEAP_MEM_COMMIT)) return (void *)r->base;
+
+    wh_regions_lock();
+    uintptr_t cstart = address ? wh_align_down(addr, page) : r->base;
+    uintptr_t cend = address ? wh_align_up(addr + size, page) : r->base + wh_align_up(size, page);
+    err = vm_commit_pages(r, (cstart - r->base) / page, (cend - r->base) / page,
+                          state_from_protect(protect));
+    if (err) vm_release_region(r);
+    wh_regions_unlock();
+    if (err) return fail_ptr(err);
+    /* Win32 returns the start of the committed pages for reserve+commit at
+     * an address; the rounded reservation base when no address was given. */
+    return (void *)(address ? r->base : cstart);
+}
+
+bool wheap_virtual_free(void *address, size_t size, uint32_t free_type)
+{
+    uintptr_t addr = (uintptr_t)address;
+    if (free_type != WHEAP_MEM_DECOMMIT && free_type != WHEAP_MEM_RELEASE)
+        return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    if (free_type == WHEAP_MEM_RELEASE && size != 0)
+        return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+
+    wh_regions_lock();
+    wh_region *r = wh_region_find(addr);
+    uint32_t err = 0;
+    if (!r || region_is_internal(r)) {
+        err = WHEAP_ERROR_INVALID_ADDRESS;
+    } else if (free_type == WHEAP_MEM_RELEASE) {
+        if (r->base != addr) err = WHEAP_ERROR_INVALID_ADDRESS;
+        else if (r->flags & WH_RG_VIEW) err = WHEAP_ERROR_INVALID_PARAMETER;  /* unmap it */
+        else vm_release_region(r);
+    } else if (size == 0) {
+        /* Size 0 decommits the whole reservation, given its base. */
+        if (r->base != addr) err = WHEAP_ERROR_INVALID_PARAMETER;
+        else err = vm_decommit_pages(r, 0, r->npages);
+    } else {
+        size_t i0, i1;
+        err = locate(addr, size, &r, &i0, &i1);
+        if (!err) err = vm_decommit_pages(r, i0, i1);
+    }
+    wh_regions_unlock();
+    return err ? fail_bool(err) : true;
+}
+
+bool wheap_virtual_protect(void *address, size_t size, uint32_t new_protect,
+                           uint32_t *old_protect)
+{
+    if (!old_protect) return fail_bool(WHEAP_ERROR_NOACCESS);
+    if (size == 0) return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    wh_regions_lock();
+    wh_region *r;
+    size_t i0, i1;
+    uint32_t err = locate((uintptr_t)address, size, &r, &i0, &i1);
+    if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err && !protect_is_valid(new_protect, !(r->flags & WH_RG_VIEW)))
+        err = WHEAP_ERROR_INVALID_PARAMETER;
+    if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err) err = vm_protect_pages(r, i0, i1, state_from_protect(new_protect), old_protect);
+    wh_regions_unlock();
+    return err ? fail_bool(err) : true;
+}
+
+/* ------------------------------------------------------------------------
+ * VirtualQuery
+ * ---------------------------------------------------------------------- */
+
+/* Describes the run of like pages at addr inside r.  Caller holds the lock. */
+static void query_region(const wh_region *r, uintptr_t addr, wheap_memory_basic_information *info)
+{
+    size_t page = wh_os_page_size();
+    size_t i = (wh_align_down(addr, page) - r->base) / page;
+    uint16_t key = page_get(r, i) & STATE_VISIBLE;
+    size_t j = i + 1;
+    while (j < r->npages && (page_get(r, j) & STATE_VISIBLE) == key) j++;
+    info->base_address = (void *)(r->base + i * page);
+    info->allocation_base = (void *)r->base;
+    info->allocation_protect = r->alloc_protect;
+    info->region_size = (j - i) * page;
+    info->type = r->type;
+    if (key & WH_PG_COMMITTED) {
+        info->state = WHEAP_MEM_COMMIT;
+        info->protect = protect_from_state(key);
+    } else {
+        info->state = WHEAP_MEM_RESERVE;
+        info->protect = 0;
+    }
+}
+
+size_t wheap_virtual_query(const void *address, wheap_memory_basic_information *info,
+                           size_t length)
+{
+    uintptr_t addr = (uintptr_t)address;
+    if (!info || length < sizeof *info) {
+        wh_set_error(WHEAP_ERROR_BAD_LENGTH);
+        return 0;
+    }
+    if (addr > WH_MAX_APP_ADDRESS) {
+        wh_set_error(WHEAP_ERROR_INVALID_PARAMETER);
+        return 0;
+    }
+    wh_regions_lock();
+    wh_region *r = wh_region_find(addr);
+    if (r) {
+        query_region(r, addr, info);
+        wh_regions_unlock();
+        return sizeof *info;
+    }
+    wh_regions_unlock();
+    if (!wh_vm_query_foreign(addr, info)) {
+        wh_set_error(WHEAP_ERROR_INVALID_PARAMETER);
+        return 0;
+    }
+    return sizeof *info;
+}
+
+/* ------------------------------------------------------------------------
+ * System information
+ * ---------------------------------------------------------------------- */
+
+void wheap_get_system_info(wheap_system_info *info)
+{
+    if (!info) return;
+    uint64_t mask = 0;
+    unsigned n = wh_os_cpu_count(&mask);
+    info->page_size = (uint32_t)wh_os_page_size();
+    info->allocation_granularity = (uint32_t)WH_GRANULARITY;
+    info->minimum_application_address = (void *)WH_MIN_APP_ADDRESS;
+    info->maximum_application_address = (void *)WH_MAX_APP_ADDRESS;
+    info->active_processor_mask = mask;
+    info->number_of_processors = n;
+}
+
+bool wheap_global_memory_status(wheap_memory_status *status)
+{
+    if (!status || status->length != sizeof *status)
+        return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    wh_os_memory m;
+    int e = wh_os_memory_status(&m);
+    if (e) return fail_bool(wh_error_from_errno(e));
+    status->total_phys = m.total_phys;
+    status->avail_phys = m.avail_phys;
+    status->memory_load = m.total_phys
+        ? (uint32_t)((m.total_phys - m.avail_phys) * 100 / m.total_phys) : 0;
+    status->total_page_file = m.commit_limit;
+    status->avail_page_file = m.commit_limit > m.committed ? m.commit_limit - m.committed : 0;
+    status->total_virtual = m.address_space_limit;
+    uint64_t used = 0;
+    char buf[4096];
+    if (wh_os_read_file("/proc/self/statm", buf, sizeof buf, NULL) == 0) {
+        for (const char *s = buf; *s >= '0' && *s <= '9'; s++)
+            used = used * 10 + (uint64_t)(*s - '0');
+        used *= wh_os_page_size();
+    }
+    status->avail_virtual = m.address_space_limit > used ? m.address_space_limit - used : 0;
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * VirtualQuery outside wheap's reservations: /proc/self/maps
+ * ---------------------------------------------------------------------- */
+
+typedef struct foreign_query {
+    uintptr_t     addr;
+    bool          found;          /* addr lies in hit */
+    wh_os_mapping hit;
+    uintptr_t     gap_start;      /* end of the mapping before addr */
+    uintptr_t     gap_end;        /* start of the mapping after addr */
+} foreign_query;
+
+static int find_mapping(const wh_os_mapping *m, void *ctx)
+{
+    foreign_query *q = ctx;
+    if (m->end <= q->addr) {
+        q->gap_start = m->end;
+        return 0;
+    }
+    if (m->start <= q->addr) {
+        q->hit = *m;
+        q->found = true;
+    } else {
+        q->gap_end = m->start;
+    }
+    return 1;
+}
+
+typedef struct image_probe {
+    uint32_t dev;
+    uint64_t inode;
+    bool     executable;
+} image_probe;
+
+static int find_executable_twin(const wh_os_mapping *m, void *ctx)
+{
+    image_probe *p = ctx;
+    if (m->inode == p->inode && m->dev == p->dev && (m->prot & PROT_EXEC)) {
+        p->executable = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* A file mapping is part of a loaded image when the loader mapped some of
+ * the same file executable. */
+static uint32_t classify(const wh_os_mapping *m)
+{
+    if (!strcmp(m->path, "[vdso]") || !strcmp(m->path, "[vsyscall]")) return WHEAP_MEM_IMAGE;
+    if (m->inode != 0) {
+        image_probe p = { m->dev, m->inode, (m->prot & PROT_EXEC) != 0 };
+        if (!p.executable) wh_os_maps_foreach(find_executable_twin, &p);
+        return p.executable && !m->shared ? WHEAP_MEM_IMAGE : WHEAP_MEM_MAPPED;
+    }
+    return m->shared ? WHEAP_MEM_MAPPED : WHEAP_MEM_PRIVATE;
+}
+
+static uint32_t protect_from_os(int prot)
+{
+    switch (prot) {
+    case PROT_READ:                          return WHEAP_PAGE_READONLY;
+    case PROT_WRITE:
+    case PROT_READ | PROT_WRITE:             return WHEAP_PAGE_READWRITE;
+    case PROT_EXEC:                          return WHEAP_PAGE_EXECUTE;
+    case PROT_READ | PROT_EXEC:              return WHEAP_PAGE_EXECUTE_READ;
+    default:                                 return WHEAP_PAGE_EXECUTE_READWRITE;
+    }
+}
+
+bool wh_vm_query_foreign(uintptr_t addr, wheap_memory_basic_information *info)
+{
+    size_t page = wh_os_page_size();
+    foreign_query q = { .addr = addr, .gap_start = 0, .gap_end = WH_MAX_APP_ADDRESS + 1 };
+    if (wh_os_maps_foreach(find_mapping, &q) != 0) return false;
+
+    /* The kernel may have merged one of our reservations into a foreign
+     * mapping's line: clip the run at the next region of ours. */
+    wh_regions_lock();
+    wh_region *next = wh_region_next(addr);
+    uintptr_t limit = next ? next->base : WH_MAX_APP_ADDRESS + 1;
+    wh_regions_unlock();
+
+    uintptr_t base = wh_align_down(addr, page);
+    info->base_address = (void *)base;
+    if (!q.found) {
+        uintptr_t end = q.gap_end < limit ? q.gap_end : limit;
+        info->allocation_base = NULL;
+        info->allocation_protect = 0;
+        info->region_size = end - base;
+        info->state = WHEAP_MEM_FREE;
+        info->protect = WHEAP_PAGE_NOACCESS;
+        info->type = 0;
+        return true;
+    }
+    uintptr_t end = q.hit.end < limit ? q.hit.end : limit;
+    uint32_t prot = q.hit.prot ? protect_from_os(q.hit.prot) : WHEAP_PAGE_NOACCESS;
+    info->allocation_base = (void *)q.hit.start;
+    info->allocation_protect = prot;
+    info->region_size = end - base;
+    info->type = classify(&q.hit);
+    if (q.hit.prot == PROT_NONE) {
+        info->state = WHEAP_MEM_RESERVE;
+        info->protect = 0;
+    } else {
+        info->state = WHEAP_MEM_COMMIT;
+        info->protect = prot;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Not yet provided by this build: large pages and reset-undo (layer 1
+ * completion), write watch (Win32 fidelity).  They fail cleanly.
+ * ---------------------------------------------------------------------- */
+
+void *wh_vm_alloc_large_pages(uintptr_t address, size_t size, uint32_t type, uint32_t protect,
+                              uint32_t *err)
+{
+    (void)address; (void)size; (void)type; (void)protect;
+    *err = WHEAP_ERROR_NOT_SUPPORTED;
+    return NULL;
+}
+
+void *wh_vm_reset_undo(uintptr_t address, size_t size, uint32_t *err)
+{
+    (void)address; (void)size;
+    *err = WHEAP_ERROR_NOT_SUPPORTED;
+    return NULL;
+}
+
+void *wh_vm_alloc_write_watch(uintptr_t address, size_t size, uint32_t type, uint32_t protect,
+                              uint32_t *err)
+{
+    (void)address; (void)size; (void)type; (void)protect;
+    *err = WHEAP_ERROR_NOT_SUPPORTED;
+    return NULL;
+}
