@@ -15,17 +15,22 @@ make -j"$jobs" check >check.out 2>&1
 main_rc=$?
 grep -E '^(PASS|FAIL|ERROR|XPASS|XFAIL|SKIP):' check.out
 
-# Sanitizer build of the API tests (no malloc override: ASan owns malloc).
+# Sanitizer build of the API tests (no malloc override: ASan owns malloc),
+# in a copy of the sources so that it cannot disturb the main build.
 asan_dir="$top/build-asan"
-mkdir -p "$asan_dir"
 asan_rc=0
 (
+    set -e
+    mkdir -p "$asan_dir"
+    git ls-files -z --cached --others --exclude-standard \
+        | grep -zv '^build-' | xargs -0 cp --parents -t "$asan_dir"
     cd "$asan_dir"
     san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-    [ -f Makefile ] || "$top/configure" --disable-malloc-override --disable-shared \
+    [ -x configure ] || autoreconf -fi >/dev/null 2>&1
+    [ -f Makefile ] || ./configure --disable-malloc-override --disable-shared \
         CFLAGS="-O1 -g $san" CXXFLAGS="-O1 -g $san" LDFLAGS="$san" >/dev/null
-    make -j"$jobs" >/dev/null && \
-        ASAN_OPTIONS=handle_segv=0:allow_user_segv_handler=1:detect_leaks=0 \
+    make -j"$jobs" >/dev/null
+    ASAN_OPTIONS=handle_segv=0:allow_user_segv_handler=1:detect_leaks=0 \
         make -j"$jobs" check-api
 ) >asan.out 2>&1 || asan_rc=$?
 sed -n 's/^\(PASS\|FAIL\|ERROR\|XPASS\|XFAIL\|SKIP\): /\1 (asan): /p' asan.out
@@ -40,7 +45,7 @@ if [ "$main_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ]; then
         echo "---- $log" && tail -20 "$log"
     done
     # A build failure counts as a failure even though no test reported it.
-    [ "$fail" -eq 0 ] && fail=1 && tail -30 check.out asan.out
+    [ "$fail" -eq 0 ] && fail=1 && tail -n 30 check.out asan.out
 fi
 echo "skipped: $skip, expected failures: $xfail"
 echo "$pass passed, $fail failed"
