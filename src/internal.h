@@ -216,6 +216,11 @@ typedef struct wh_region {
 
 WH_HIDDEN void wh_regions_lock(void);
 WH_HIDDEN void wh_regions_unlock(void);
+/* pthread_atfork handlers, called by the malloc layer's (lowest layer last
+ * in prepare, first in parent/child). */
+WH_HIDDEN void wh_regions_fork_prepare(void);
+WH_HIDDEN void wh_regions_fork_parent(void);
+WH_HIDDEN void wh_regions_fork_child(void);
 /* A fresh descriptor with zeroed page state (all reserved); NULL on ENOMEM.
  * Caller holds the lock. */
 WH_HIDDEN wh_region *wh_region_new(uintptr_t base, size_t size);

@@ -34,6 +34,13 @@ static size_t live_regions;
 void wh_regions_lock(void) { pthread_mutex_lock(&region_lock); }
 void wh_regions_unlock(void) { pthread_mutex_unlock(&region_lock); }
 
+/* fork: the parent holds the lock across fork so that the child's copy of
+ * the table is consistent; the child starts with a fresh lock (the owner
+ * recorded in the copied one is a thread that does not exist there). */
+void wh_regions_fork_prepare(void) { pthread_mutex_lock(&region_lock); }
+void wh_regions_fork_parent(void) { pthread_mutex_unlock(&region_lock); }
+void wh_regions_fork_child(void) { pthread_mutex_init(&region_lock, NULL); }
+
 /* ------------------------------------------------------------------------
  * Metadata pools (caller holds the lock)
  * ---------------------------------------------------------------------- */
