@@ -9,6 +9,8 @@
  *   options.c    WHEAP_OPTIONS, parsed once without malloc.
  *   regions.c    the region table: reservation descriptors and per-page state,
  *                found from any address in O(1), readable from a signal handler.
+ *   exceptions.c vectored exception handlers and wheap's SIGSEGV handler
+ *                (guard pages, access violations in wheap's memory).
  *   vm.c         layer 1 (wheap_virtual_*).  Internal wh_vm_* functions return
  *                0 or a WHEAP_ERROR_* code and never touch the last error.
  *   heap.c       layer 2 (wheap_heap_*).
@@ -97,8 +99,19 @@ WH_HIDDEN int wh_os_release(void *addr, size_t size);
 /* mlock / munlock. */
 WH_HIDDEN int wh_os_lock(void *addr, size_t size);
 WH_HIDDEN int wh_os_unlock(void *addr, size_t size);
-/* Name an anonymous range (PR_SET_VMA_ANON_NAME); EINVAL where unsupported. */
+/* Name an anonymous range (PR_SET_VMA_ANON_NAME); EINVAL where unsupported.
+ * reserve, reserve_aligned, commit and decommit name what they map "wheap",
+ * map_metadata "wheap-meta", where the kernel allows it. */
 WH_HIDDEN int wh_os_name(void *addr, size_t size, const char *name);
+/* Residency of npages pages from addr (page aligned, mapped): out[i] gets
+ * WH_OS_PAGE_PRESENT and/or WH_OS_PAGE_SWAPPED.  From /proc/self/pagemap,
+ * else mincore, which cannot see swapped-out pages. */
+enum { WH_OS_PAGE_PRESENT = 1, WH_OS_PAGE_SWAPPED = 2 };
+WH_HIDDEN int wh_os_residency(void *addr, size_t npages, uint8_t *out);
+/* Dirties the first byte of each of npages pages from addr (page aligned,
+ * private anonymous, committed) whatever their protection, by writing back
+ * what it holds through /proc/self/mem.  Nobody may write them meanwhile. */
+WH_HIDDEN int wh_os_rewrite_forced(void *addr, size_t npages);
 /* Read a whole /proc (or other) file into buf without malloc; *len gets the
  * bytes read (truncated to cap - 1, NUL terminated). */
 WH_HIDDEN int wh_os_read_file(const char *path, char *buf, size_t cap, size_t *len);
@@ -237,6 +250,32 @@ WH_HIDDEN wh_region *wh_region_find(uintptr_t addr);
 WH_HIDDEN wh_region *wh_region_next(uintptr_t addr);
 /* Number of live regions (tests and stats). */
 WH_HIDDEN size_t wh_region_count(void);
+
+/* ========================================================================
+ * exceptions.c: vectored handlers (wheap_add_exception_handler) and the
+ * SIGSEGV handler that raises GUARD_PAGE_VIOLATION and ACCESS_VIOLATION for
+ * faults in wheap's regions and chains every other fault to the disposition
+ * it found.  Async-signal-safe where marked.
+ * ====================================================================== */
+
+/* Installs wheap's SIGSEGV handler once (idempotent, thread-safe); called
+ * before the first guard page or handler exists.  A program that installs
+ * its own handler afterwards takes over guard pages as well. */
+WH_HIDDEN void wh_exceptions_install(void);
+/* Serializes guard-page transitions: the SIGSEGV handler holds it while it
+ * clears a guard and reopens the page; vm.c holds it around the system call
+ * and page-state update of any range that has or gets WH_PG_GUARD pages.
+ * A spin lock; never held while caller memory is touched. */
+WH_HIDDEN void wh_guard_lock(void);
+WH_HIDDEN void wh_guard_unlock(void);
+/* vm.c calls it after a system call that may have opened pages (commit,
+ * protect) and before storing the page states that say so: it lets the
+ * SIGSEGV handler tell a fault that raced the change from a violation. */
+WH_HIDDEN void wh_fault_epoch_advance(void);
+/* Tells the handlers WHEAP_STATUS_NO_MEMORY for address (the heap layer,
+ * HEAP_GENERATE_EXCEPTIONS); their answers are ignored.  Not for use in a
+ * signal handler that interrupted wheap. */
+WH_HIDDEN void wh_exception_raise_no_memory(void *address);
 
 /* ========================================================================
  * vm.c: layer 1 internals for the heap layer.  Return 0 or WHEAP_ERROR_*.

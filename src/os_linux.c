@@ -30,6 +30,14 @@
 #define MAP_HUGE_SHIFT 26
 #endif
 
+/* What /proc/self/maps shows for wheap's mappings ("[anon:wheap]"). */
+#define WH_OS_NAME "wheap"
+#define WH_OS_NAME_METADATA "wheap-meta"
+
+/* /proc/self/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PAGEMAP_PRESENT ((uint64_t)1 << 63)
+#define PAGEMAP_SWAPPED ((uint64_t)1 << 62)
+
 /* Runs a call that reports failure through errno, and hands back that errno
  * while restoring the caller's. */
 #define WH_OS_CALL(expr_fails)                                  \
@@ -134,6 +142,21 @@ unsigned wh_os_cpu_count(uint64_t *affinity_mask)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* Names fresh anonymous mappings so that /proc/self/maps shows whose they
+ * are, and so that the kernel never merges one of ours with a foreign
+ * unnamed mapping (VirtualQuery can then tell them apart).  A new mapping
+ * loses the name of the one it replaces, so every call that maps names its
+ * result.  Kernels without CONFIG_ANON_VMA_NAME answer EINVAL once and are
+ * not asked again. */
+static _Atomic int os_naming = 1;   /* 1 try, 0 unsupported */
+
+static void os_name_new(void *addr, size_t size, const char *name)
+{
+    if (!atomic_load_explicit(&os_naming, memory_order_relaxed)) return;
+    if (wh_os_name(addr, size, name) == EINVAL)
+        atomic_store_explicit(&os_naming, 0, memory_order_relaxed);
+}
+
 int wh_os_reserve(void *hint, size_t size, void **out)
 {
     int saved = errno;
@@ -148,6 +171,7 @@ int wh_os_reserve(void *hint, size_t size, void **out)
     }
     errno = saved;
     if (err) return err;
+    os_name_new(p, size, WH_OS_NAME);
     *out = p;
     return 0;
 }
@@ -178,6 +202,7 @@ int wh_os_map_metadata(size_t size, void **out)
     int err = p == MAP_FAILED ? errno : 0;
     errno = saved;
     if (err) return err;
+    os_name_new(p, size, WH_OS_NAME_METADATA);
     *out = p;
     return 0;
 }
@@ -207,15 +232,23 @@ int wh_os_commit(void *addr, size_t size, int prot)
     /* A fresh private writable mapping is charged to the commit limit (the
      * kernel charges nothing for mprotect on a MAP_NORESERVE range), and its
      * pages read as zero. */
-    WH_OS_CALL(mmap(addr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
-               == MAP_FAILED);
+    int saved = errno;
+    void *p = mmap(addr, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    int err = p == MAP_FAILED ? (errno ? errno : ENOMEM) : 0;
+    errno = saved;
+    if (!err) os_name_new(addr, size, WH_OS_NAME);
+    return err;
 }
 
 int wh_os_decommit(void *addr, size_t size)
 {
-    WH_OS_CALL(mmap(addr, size, PROT_NONE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0)
-               == MAP_FAILED);
+    int saved = errno;
+    void *p = mmap(addr, size, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    int err = p == MAP_FAILED ? (errno ? errno : ENOMEM) : 0;
+    errno = saved;
+    if (!err) os_name_new(addr, size, WH_OS_NAME);
+    return err;
 }
 
 int wh_os_protect(void *addr, size_t size, int prot)
@@ -260,6 +293,64 @@ int wh_os_name(void *addr, size_t size, const char *name)
 {
     WH_OS_CALL(prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr,
                      (unsigned long)size, (unsigned long)name) != 0);
+}
+
+int wh_os_residency(void *addr, size_t npages, uint8_t *out)
+{
+    size_t page = wh_os_page_size();
+    int saved = errno;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        /* No pagemap: mincore sees resident pages only, so a swapped-out
+         * page reads as absent (the caller then errs on the side of loss). */
+        int err = mincore(addr, npages * page, out) != 0 ? errno : 0;
+        for (size_t i = 0; !err && i < npages; i++) out[i] &= WH_OS_PAGE_PRESENT;
+        errno = saved;
+        return err;
+    }
+    uint64_t entries[512];
+    uintptr_t first = (uintptr_t)addr / page;
+    int err = 0;
+    for (size_t done = 0; done < npages && !err; ) {
+        size_t n = npages - done < 512 ? npages - done : 512;
+        ssize_t r = pread(fd, entries, n * sizeof entries[0],
+                          (off_t)((first + done) * sizeof entries[0]));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || (size_t)r % sizeof entries[0]) {
+            err = r < 0 ? errno : EIO;
+            break;
+        }
+        n = (size_t)r / sizeof entries[0];
+        for (size_t i = 0; i < n; i++)
+            out[done + i] = (uint8_t)(((entries[i] & PAGEMAP_PRESENT) ? WH_OS_PAGE_PRESENT : 0) |
+                                      ((entries[i] & PAGEMAP_SWAPPED) ? WH_OS_PAGE_SWAPPED : 0));
+        done += n;
+    }
+    close(fd);
+    errno = saved;
+    return err;
+}
+
+int wh_os_rewrite_forced(void *addr, size_t npages)
+{
+    /* /proc/self/mem writes with FOLL_FORCE, as a debugger does: the write
+     * reaches pages the protection forbids, dirties them, and never raises
+     * a signal.  Reading the byte and writing it back is only safe because
+     * nobody can write these pages meanwhile (caller's contract). */
+    size_t page = wh_os_page_size();
+    int saved = errno;
+    errno = 0;
+    int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    for (size_t i = 0; !err && i < npages; i++) {
+        off_t off = (off_t)((uintptr_t)addr + i * page);
+        unsigned char byte;
+        if (pread(fd, &byte, 1, off) != 1 || pwrite(fd, &byte, 1, off) != 1)
+            err = errno ? errno : EIO;
+    }
+    if (fd >= 0) close(fd);
+    errno = saved;
+    return err;
 }
 
 int wh_os_memory_status(wh_os_memory *out)

@@ -6,7 +6,10 @@
  *                         └─ vm_reset_pages ── wh_os_reset
  *   wheap_virtual_free ───┬─ vm_decommit_pages ── wh_os_decommit
  *                         └─ vm_release ── wh_region_remove, wh_os_release
+ *                         ├─ vm_undo_pages ── wh_os_residency, re-dirty (MEM_RESET_UNDO)
+ *                         └─ wh_vm_alloc_large_pages ── wh_os_map_huge
  *   wheap_virtual_protect ── vm_protect_pages
+ *   wheap_virtual_lock / _unlock ── wh_os_lock / wh_os_unlock
  *   wheap_virtual_query ──┬─ the region table (wheap's reservations)
  *                         └─ /proc/self/maps (everything else)
  *
@@ -14,7 +17,14 @@
  * return bool/pointers and set the last error.  Page state lives in the
  * region table (regions.c), one uint16_t per page.  State changes and the
  * system calls that make them happen together under the regions lock, so
- * that the table always describes the mappings.
+ * that the table always describes the mappings.  The one change made
+ * without that lock is a guard page's one-shot transition in the SIGSEGV
+ * handler (exceptions.c); ranges that have or get guard pages therefore
+ * also change under the guard lock.
+ *
+ * Nothing here touches caller memory while a lock is held, except
+ * MEM_RESET_UNDO's re-dirtying of pages the table calls committed and
+ * writable, which cannot fault.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -104,6 +114,18 @@ static int os_prot_for_state(uint16_t s)
 /* The bits that make two pages look alike to VirtualQuery. */
 #define STATE_VISIBLE (WH_PG_PROT_MASK | WH_PG_COMMITTED | WH_PG_GUARD | WH_PG_NOCACHE | \
                        WH_PG_WRITECOMBINE)
+
+/* vm.c's own page-state bit beside the WH_PG_* ones: when MEM_RESET was
+ * applied the page had never held data (not resident, not swapped), so it
+ * reads as zero whatever the kernel does, and MEM_RESET_UNDO need not find
+ * it resident.  Meaningful only together with WH_PG_RESET. */
+#define PG_RESET_EMPTY 0x0200
+_Static_assert((PG_RESET_EMPTY & (WH_PG_PROT_MASK | WH_PG_COMMITTED | WH_PG_GUARD |
+                                  WH_PG_NOCACHE | WH_PG_WRITECOMBINE | WH_PG_RESET |
+                                  WH_PG_LOCKED)) == 0, "PG_RESET_EMPTY collides");
+
+/* The bits a page keeps when its protection changes: its data and lock. */
+#define PG_KEEP (WH_PG_RESET | PG_RESET_EMPTY | WH_PG_LOCKED)
 
 WH_INLINE uint16_t page_get(const wh_region *r, size_t i)
 {
@@ -199,10 +221,33 @@ uint32_t wh_vm_reserve(size_t size, size_t align, uint32_t flags, void *owner, v
  * Page operations: caller holds the regions lock; pages [i0, i1) of r.
  * ---------------------------------------------------------------------- */
 
+static bool range_has_guard(const wh_region *r, size_t i0, size_t i1)
+{
+    for (size_t i = i0; i < i1; i++)
+        if (page_get(r, i) & WH_PG_GUARD) return true;
+    return false;
+}
+
+/* Takes the guard lock when the SIGSEGV handler could be changing these
+ * pages (some have WH_PG_GUARD) or could misjudge a fault on them while we
+ * change them (they get new_state's guard).  Guard bits appear only under
+ * the regions lock, so a range without any cannot gain one behind us. */
+static bool guard_enter(const wh_region *r, size_t i0, size_t i1, uint16_t new_state)
+{
+    bool g = (new_state & WH_PG_GUARD) || range_has_guard(r, i0, i1);
+    if (g) wh_guard_lock();
+    return g;
+}
+
+static void guard_leave(bool g)
+{
+    if (g) wh_guard_unlock();
+}
+
 /* Commits pages with state bits st.  Uncommitted runs get fresh accounted
  * mappings; committed runs keep their data and take the new protection.
  * All or nothing: a refused commit undoes the runs this call committed. */
-static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
+static uint32_t commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
 {
     size_t page = wh_os_page_size();
     int prot = os_prot_for_state(st);
@@ -215,6 +260,10 @@ static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
         size_t len = (j - i) * page;
         int e = committed ? wh_os_protect(addr, len, prot) : wh_os_commit(addr, len, prot);
         if (e) {
+            /* A refused MAP_FIXED may have unmapped the run before failing
+             * (kernels before 6.12 could): map it reserved again, so that
+             * the address stays ours. */
+            if (!committed) wh_os_decommit(addr, len);
             /* Undo the fresh commits of this call (the old runs are still
              * marked uncommitted in the table: nothing was set yet). */
             for (size_t k = i0; k < i; k++)
@@ -231,14 +280,25 @@ static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
         }
         i = j;
     }
+    wh_fault_epoch_advance();
     size_t fresh = 0;
     for (i = i0; i < i1; i++) {
         uint16_t s = page_get(r, i);
         if (!(s & WH_PG_COMMITTED)) fresh++;
-        page_set(r, i, (uint16_t)(st | WH_PG_COMMITTED | (s & (WH_PG_RESET | WH_PG_LOCKED))));
+        page_set(r, i, (uint16_t)(st | WH_PG_COMMITTED | (s & PG_KEEP)));
     }
     if (fresh) count_commit((ptrdiff_t)(fresh * page));
     return 0;
+}
+
+static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
+{
+    /* The handler must be in place before the first guard page exists. */
+    if (st & WH_PG_GUARD) wh_exceptions_install();
+    bool g = guard_enter(r, i0, i1, st);
+    uint32_t err = commit_pages(r, i0, i1, st);
+    guard_leave(g);
+    return err;
 }
 
 static uint32_t vm_decommit_pages(wh_region *r, size_t i0, size_t i1)
@@ -251,9 +311,12 @@ static uint32_t vm_decommit_pages(wh_region *r, size_t i0, size_t i1)
         if (s & WH_PG_RESET) was_reset++;
     }
     if (was == 0) return 0;
+    bool g = guard_enter(r, i0, i1, 0);
     int e = wh_os_decommit((void *)(r->base + i0 * page), (i1 - i0) * page);
+    if (!e)
+        for (size_t i = i0; i < i1; i++) page_set(r, i, 0);
+    guard_leave(g);
     if (e) return wh_error_from_errno(e);
-    for (size_t i = i0; i < i1; i++) page_set(r, i, 0);
     count_commit(-(ptrdiff_t)(was * page));
     if (was_reset) atomic_fetch_sub_explicit(&vm_reset, was_reset * page, memory_order_relaxed);
     return 0;
@@ -266,16 +329,42 @@ static bool pages_all_committed(const wh_region *r, size_t i0, size_t i1)
     return true;
 }
 
-static uint32_t vm_reset_pages(wh_region *r, size_t i0, size_t i1)
+/* Notes, before MEM_RESET, which pages hold no data (PG_RESET_EMPTY).  A
+ * page that was already reset and has data that may be gone keeps counting
+ * as data: an earlier reset may have lost it. */
+static void note_empty_pages(wh_region *r, size_t i0, size_t i1)
 {
     size_t page = wh_os_page_size();
-    if (r->flags & WH_RG_VIEW) return 0;     /* accepted on views, does nothing */
+    uint8_t resident[512];
+    for (size_t c = i0; c < i1; c += sizeof resident) {
+        size_t n = i1 - c < sizeof resident ? i1 - c : sizeof resident;
+        if (wh_os_residency((void *)(r->base + c * page), n, resident) != 0)
+            memset(resident, WH_OS_PAGE_PRESENT, n);   /* unknown: assume data */
+        for (size_t k = 0; k < n; k++) {
+            uint16_t s = page_get(r, c + k);
+            bool empty = resident[k] == 0 && (!(s & WH_PG_RESET) || (s & PG_RESET_EMPTY));
+            page_set(r, c + k, empty ? (uint16_t)(s | PG_RESET_EMPTY)
+                                     : (uint16_t)(s & ~PG_RESET_EMPTY));
+        }
+    }
+}
+
+/* MEM_RESET.  note_empty: remember which pages held no data, for an honest
+ * MEM_RESET_UNDO (public calls; the heaps never undo and skip the cost). */
+static uint32_t vm_reset_pages(wh_region *r, size_t i0, size_t i1, bool note_empty)
+{
+    size_t page = wh_os_page_size();
+    /* Accepted on views, and does nothing; hugetlb pages are never
+     * reclaimed, and dropping them could leave a later touch without one. */
+    if (r->flags & (WH_RG_VIEW | WH_RG_LARGE_PAGES)) return 0;
+    if (note_empty) note_empty_pages(r, i0, i1);
     int e = wh_os_reset((void *)(r->base + i0 * page), (i1 - i0) * page);
     if (e) return wh_error_from_errno(e);
     size_t newly = 0;
     for (size_t i = i0; i < i1; i++) {
         uint16_t s = page_get(r, i);
         if (!(s & WH_PG_RESET)) newly++;
+        if (!note_empty) s &= (uint16_t)~PG_RESET_EMPTY;
         page_set(r, i, (uint16_t)(s | WH_PG_RESET));
     }
     atomic_fetch_add_explicit(&vm_reset, newly * page, memory_order_relaxed);
@@ -287,13 +376,20 @@ static uint32_t vm_reset_pages(wh_region *r, size_t i0, size_t i1)
 static uint32_t vm_protect_pages(wh_region *r, size_t i0, size_t i1, uint16_t st, uint32_t *old)
 {
     size_t page = wh_os_page_size();
+    if (st & WH_PG_GUARD) wh_exceptions_install();
+    bool g = guard_enter(r, i0, i1, st);
+    /* Read under the guard lock: a guard the handler just cleared is gone. */
     uint16_t first = page_get(r, i0);
     int e = wh_os_protect((void *)(r->base + i0 * page), (i1 - i0) * page, os_prot_for_state(st));
-    if (e) return wh_error_from_errno(e);
-    for (size_t i = i0; i < i1; i++) {
-        uint16_t s = page_get(r, i);
-        page_set(r, i, (uint16_t)(st | (s & (WH_PG_COMMITTED | WH_PG_RESET | WH_PG_LOCKED))));
+    if (!e) {
+        wh_fault_epoch_advance();
+        for (size_t i = i0; i < i1; i++) {
+            uint16_t s = page_get(r, i);
+            page_set(r, i, (uint16_t)(st | (s & (WH_PG_COMMITTED | PG_KEEP))));
+        }
     }
+    guard_leave(g);
+    if (e) return wh_error_from_errno(e);
     if (old) *old = protect_from_state(first);
     return 0;
 }
@@ -311,8 +407,10 @@ static void vm_release_region(wh_region *r)
         if (s & WH_PG_COMMITTED) committed++;
         if (s & WH_PG_RESET) reset++;
     }
+    bool g = guard_enter(r, 0, r->npages, 0);
     wh_region_remove(r);
     wh_os_release((void *)base, size);
+    guard_leave(g);
     if (committed) count_commit(-(ptrdiff_t)(committed * page));
     if (reset) atomic_fetch_sub_explicit(&vm_reset, reset * page, memory_order_relaxed);
     atomic_fetch_sub_explicit(&vm_reserved, size, memory_order_relaxed);
@@ -380,7 +478,7 @@ uint32_t wh_vm_reset(void *addr, size_t size)
     wh_regions_lock();
     uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
     if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
-    if (!err) err = vm_reset_pages(r, i0, i1);
+    if (!err) err = vm_reset_pages(r, i0, i1, false);
     wh_regions_unlock();
     return err;
 }
@@ -470,7 +568,7 @@ void *wheap_virtual_alloc(void *address, size_t size, uint32_t type, uint32_t pr
         uint32_t err = locate(addr, size, &r, &i0, &i1);
         if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
         if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
-        if (!err) err = vm_reset_pages(r, i0, i1);
+        if (!err) err = vm_reset_pages(r, i0, i1, true);
         void *result = err ? NULL : (void *)(r->base + i0 * page);
         wh_regions_unlock();
         return err ? fail_ptr(err) : result;
@@ -702,30 +800,41 @@ static int find_mapping(const wh_os_mapping *m, void *ctx)
 }
 
 typedef struct image_probe {
-    uint32_t dev;
-    uint64_t inode;
-    bool     executable;
+    uint32_t  dev;
+    uint64_t  inode;
+    uintptr_t addr;
+    bool      executable;   /* some mapping of the file is executable */
+    uintptr_t load_base;    /* first mapping of the object holding addr */
 } image_probe;
 
-static int find_executable_twin(const wh_os_mapping *m, void *ctx)
+/* Walks every mapping: notes whether the file is mapped executable
+ * anywhere, and where the run of its mappings that reaches addr begins
+ * (another file in between starts a new object; anonymous mappings such
+ * as .bss or the loader's gaps do not). */
+static int probe_image(const wh_os_mapping *m, void *ctx)
 {
     image_probe *p = ctx;
-    if (m->inode == p->inode && m->dev == p->dev && (m->prot & PROT_EXEC)) {
-        p->executable = true;
-        return 1;
+    bool same = m->inode == p->inode && m->dev == p->dev;
+    if (same && (m->prot & PROT_EXEC)) p->executable = true;
+    if (m->start <= p->addr) {
+        if (same && !p->load_base) p->load_base = m->start;
+        else if (!same && m->inode != 0) p->load_base = 0;
     }
     return 0;
 }
 
 /* A file mapping is part of a loaded image when the loader mapped some of
- * the same file executable. */
-static uint32_t classify(const wh_os_mapping *m)
+ * the same file executable.  For images, *load_base gets the object's first
+ * mapping: Win32 reports an image's base as the allocation base. */
+static uint32_t classify(const wh_os_mapping *m, uintptr_t addr, uintptr_t *load_base)
 {
     if (!strcmp(m->path, "[vdso]") || !strcmp(m->path, "[vsyscall]")) return WHEAP_MEM_IMAGE;
     if (m->inode != 0) {
-        image_probe p = { m->dev, m->inode, (m->prot & PROT_EXEC) != 0 };
-        if (!p.executable) wh_os_maps_foreach(find_executable_twin, &p);
-        return p.executable && !m->shared ? WHEAP_MEM_IMAGE : WHEAP_MEM_MAPPED;
+        image_probe p = { m->dev, m->inode, addr, false, 0 };
+        wh_os_maps_foreach(probe_image, &p);
+        if (!p.executable || m->shared) return WHEAP_MEM_MAPPED;
+        if (p.load_base) *load_base = p.load_base;
+        return WHEAP_MEM_IMAGE;
     }
     return m->shared ? WHEAP_MEM_MAPPED : WHEAP_MEM_PRIVATE;
 }
@@ -749,10 +858,18 @@ bool wh_vm_query_foreign(uintptr_t addr, wheap_memory_basic_information *info)
     if (wh_os_maps_foreach(find_mapping, &q) != 0) return false;
 
     /* The kernel may have merged one of our reservations into a foreign
-     * mapping's line: clip the run at the next region of ours. */
+     * mapping's line (anonymous private memory of equal protection, where
+     * the kernel cannot name mappings): clip the run at the next region of
+     * ours, and the allocation base at the end of the last one before addr. */
+    uintptr_t line_start = q.found ? q.hit.start : 0;
     wh_regions_lock();
     wh_region *next = wh_region_next(addr);
     uintptr_t limit = next ? next->base : WH_MAX_APP_ADDRESS + 1;
+    if (q.found && q.hit.inode == 0 && !q.hit.shared) {
+        for (wh_region *r = wh_region_next(line_start); r && r->base < addr;
+             r = wh_region_next(r->base + r->size))
+            if (r->base + r->size <= addr) line_start = r->base + r->size;
+    }
     wh_regions_unlock();
 
     uintptr_t base = wh_align_down(addr, page);
@@ -769,10 +886,15 @@ bool wh_vm_query_foreign(uintptr_t addr, wheap_memory_basic_information *info)
     }
     uintptr_t end = q.hit.end < limit ? q.hit.end : limit;
     uint32_t prot = q.hit.prot ? protect_from_os(q.hit.prot) : WHEAP_PAGE_NOACCESS;
-    info->allocation_base = (void *)q.hit.start;
+    info->allocation_base = (void *)line_start;
     info->allocation_protect = prot;
     info->region_size = end - base;
-    info->type = classify(&q.hit);
+    info->type = classify(&q.hit, addr, &line_start);
+    if (info->type == WHEAP_MEM_IMAGE) {
+        /* What the Win32 loader reports for every page of an image. */
+        info->allocation_base = (void *)line_start;
+        info->allocation_protect = WHEAP_PAGE_EXECUTE_WRITECOPY;
+    }
     if (q.hit.prot == PROT_NONE) {
         info->state = WHEAP_MEM_RESERVE;
         info->protect = 0;
@@ -784,24 +906,234 @@ bool wh_vm_query_foreign(uintptr_t addr, wheap_memory_basic_information *info)
 }
 
 /* ------------------------------------------------------------------------
- * Not yet provided by this build: large pages and reset-undo (layer 1
- * completion), write watch (Win32 fidelity).  They fail cleanly.
+ * MEM_RESET_UNDO
+ *
+ * Linux cannot take back MADV_FREE.  A page the kernel has not yet
+ * reclaimed still holds its data, and writing to it makes it dirty again,
+ * which the kernel respects: it then keeps the page (or swaps it) instead
+ * of discarding it.  So undo asks where every reset page is
+ * (/proc/self/pagemap: present, swapped, or gone), re-dirties the present
+ * ones with a write that keeps their contents, and succeeds only when no
+ * page that held data is gone.
+ *
+ * The remaining race: a page reclaimed between the residency read and its
+ * re-dirtying write faults in as a fresh zero page, which the write then
+ * keeps, and undo reports success for a page that lost its data.  The
+ * window is a few microseconds per call, and needs the kernel to reclaim
+ * exactly then.  A page written by another thread while MEM_RESET runs may
+ * also be misjudged; Win32 leaves such contents undefined too.
+ * ---------------------------------------------------------------------- */
+
+/* Whether the MMU lets this thread write a page in state s. */
+static bool page_writable(uint16_t s)
+{
+    if (s & WH_PG_GUARD) return false;
+    uint32_t p = prot_by_index[s & WH_PG_PROT_MASK];
+    return p == WHEAP_PAGE_READWRITE || p == WHEAP_PAGE_EXECUTE_READWRITE ||
+           p == WHEAP_PAGE_WRITECOPY || p == WHEAP_PAGE_EXECUTE_WRITECOPY;
+}
+
+/* A write that changes nothing but dirties the page: an atomic OR of 0, so
+ * that a byte another thread stores meanwhile is not overwritten.  Only for
+ * pages the table calls committed and writable: it cannot fault. */
+static void redirty_in_place(uintptr_t addr)
+{
+    __atomic_fetch_or((volatile unsigned char *)addr, 0, __ATOMIC_RELAXED);
+}
+
+/* Re-dirties page i of r, present and reset.  Pages this thread may not
+ * write are rewritten through /proc/self/mem, which is race-free because
+ * nobody can write them while we hold the regions lock, except a guard
+ * page the SIGSEGV handler reopens: those are rewritten under the guard
+ * lock.  Returns false when the page could not be re-dirtied. */
+static bool redirty_page(wh_region *r, size_t i)
+{
+    uintptr_t addr = r->base + i * wh_os_page_size();
+    uint16_t s = page_get(r, i);
+    if (s & WH_PG_GUARD) {
+        wh_guard_lock();
+        s = page_get(r, i);
+        bool still = (s & WH_PG_GUARD) != 0;
+        bool ok = still && wh_os_rewrite_forced((void *)addr, 1) == 0;
+        wh_guard_unlock();
+        if (still) return ok;
+    }
+    if (page_writable(s)) {
+        redirty_in_place(addr);
+        return true;
+    }
+    return wh_os_rewrite_forced((void *)addr, 1) == 0;
+}
+
+/* Caller holds the regions lock; every page of [i0, i1) is committed.
+ * Clears the reset state of every page and returns 0 when no data was
+ * lost, else WHEAP_ERROR_NOT_ENOUGH_MEMORY: the kernel reclaimed memory
+ * the caller had reset, which is why the data is gone. */
+static uint32_t vm_undo_pages(wh_region *r, size_t i0, size_t i1)
+{
+    size_t page = wh_os_page_size();
+    if (r->flags & (WH_RG_VIEW | WH_RG_LARGE_PAGES)) return 0;   /* reset did nothing */
+    bool lost = false;
+    size_t undone = 0;
+    uint8_t resident[512];
+    for (size_t c = i0; c < i1; c += sizeof resident) {
+        size_t n = i1 - c < sizeof resident ? i1 - c : sizeof resident;
+        bool any = false;
+        for (size_t k = 0; k < n && !any; k++) any = (page_get(r, c + k) & WH_PG_RESET) != 0;
+        if (!any) continue;
+        if (wh_os_residency((void *)(r->base + c * page), n, resident) != 0) {
+            memset(resident, 0, n);   /* cannot tell: say lost, never "intact" */
+            lost = true;
+        }
+        for (size_t k = 0; k < n; k++) {
+            size_t i = c + k;
+            uint16_t s = page_get(r, i);
+            if (!(s & WH_PG_RESET)) continue;
+            if (resident[k] & WH_OS_PAGE_PRESENT) {
+                if (!redirty_page(r, i)) lost = true;
+            } else if (!(resident[k] & WH_OS_PAGE_SWAPPED) && !(s & PG_RESET_EMPTY)) {
+                lost = true;   /* discarded: it reads as zero from now on */
+            }
+            /* Swapped pages were dirtied after the reset: the kernel keeps them. */
+            s = page_get(r, i);   /* the guard may have gone meanwhile */
+            page_set(r, i, (uint16_t)(s & ~(WH_PG_RESET | PG_RESET_EMPTY)));
+            undone++;
+        }
+    }
+    if (undone) atomic_fetch_sub_explicit(&vm_reset, undone * page, memory_order_relaxed);
+    return lost ? WHEAP_ERROR_NOT_ENOUGH_MEMORY : 0;
+}
+
+void *wh_vm_reset_undo(uintptr_t address, size_t size, uint32_t *err)
+{
+    size_t page = wh_os_page_size();
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t e = locate(address, size, &r, &i0, &i1);
+    if (!e && region_is_internal(r)) e = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!e && !pages_all_committed(r, i0, i1)) e = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!e) e = vm_undo_pages(r, i0, i1);
+    void *result = e ? NULL : (void *)(r->base + i0 * page);
+    wh_regions_unlock();
+    *err = e;
+    return result;
+}
+
+/* ------------------------------------------------------------------------
+ * MEM_LARGE_PAGES: hugetlb pages, reserved and committed in one step (as on
+ * Win32, where large pages are never pageable either).  The kernel reserves
+ * the huge pages at mmap time, so a later touch cannot SIGBUS for lack of
+ * one; none available is an error code here, never a crash.
  * ---------------------------------------------------------------------- */
 
 void *wh_vm_alloc_large_pages(uintptr_t address, size_t size, uint32_t type, uint32_t protect,
                               uint32_t *err)
 {
-    (void)address; (void)size; (void)type; (void)protect;
-    *err = WHEAP_ERROR_NOT_SUPPORTED;
-    return NULL;
+    size_t huge = wh_os_huge_page_size();
+    uint32_t both = WHEAP_MEM_RESERVE | WHEAP_MEM_COMMIT;
+    /* A guard would be a whole huge page, and mprotect cannot split one. */
+    if ((type & both) != both || (type & WHEAP_MEM_WRITE_WATCH) || (protect & WHEAP_PAGE_GUARD)) {
+        *err = WHEAP_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    if (huge == 0) {
+        *err = WHEAP_ERROR_NO_SYSTEM_RESOURCES;
+        return NULL;
+    }
+    if (size % huge || address % huge) {
+        *err = WHEAP_ERROR_INVALID_PARAMETER;
+        return NULL;
+    }
+    void *p;
+    int e = wh_os_map_huge((void *)address, size, wh_os_prot_from_win32(protect), &p);
+    if (e) {
+        /* ENOMEM: the pool has too few free pages (HugePages_Free). */
+        *err = e == EPERM || e == EACCES ? WHEAP_ERROR_PRIVILEGE_NOT_HELD
+             : address && e == EEXIST    ? WHEAP_ERROR_INVALID_ADDRESS
+                                         : WHEAP_ERROR_NO_SYSTEM_RESOURCES;
+        return NULL;
+    }
+    wh_region *r = vm_register((uintptr_t)p, size, protect, WH_RG_LARGE_PAGES, NULL, err);
+    if (!r) return NULL;
+    uint16_t st = (uint16_t)(state_from_protect(protect) | WH_PG_COMMITTED);
+    wh_regions_lock();
+    for (size_t i = 0; i < r->npages; i++) page_set(r, i, st);
+    wh_regions_unlock();
+    count_commit((ptrdiff_t)size);
+    return p;
 }
 
-void *wh_vm_reset_undo(uintptr_t address, size_t size, uint32_t *err)
+size_t wheap_get_large_page_minimum(void)
 {
-    (void)address; (void)size;
-    *err = WHEAP_ERROR_NOT_SUPPORTED;
-    return NULL;
+    return wh_os_huge_page_size();
 }
+
+/* ------------------------------------------------------------------------
+ * VirtualLock / VirtualUnlock: mlock on committed pages, tracked per page
+ * (WH_PG_LOCKED), because munlock of unlocked pages succeeds on Linux where
+ * Win32 answers ERROR_NOT_LOCKED.
+ * ---------------------------------------------------------------------- */
+
+static uint32_t lock_error(int e)
+{
+    /* Over RLIMIT_MEMLOCK (Win32: the working-set quota). */
+    if (e == ENOMEM || e == EAGAIN) return WHEAP_ERROR_NO_SYSTEM_RESOURCES;
+    return wh_error_from_errno(e);
+}
+
+bool wheap_virtual_lock(void *address, size_t size)
+{
+    if (size == 0) return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    size_t page = wh_os_page_size();
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)address, size, &r, &i0, &i1);
+    if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    for (size_t i = i0; !err && i < i1; i++) {
+        /* Pages no access could reach cannot be locked (a guard page would
+         * have to be touched first). */
+        uint16_t s = page_get(r, i);
+        if ((s & WH_PG_PROT_MASK) == 0 || (s & WH_PG_GUARD)) err = WHEAP_ERROR_NOACCESS;
+    }
+    if (!err) {
+        int e = wh_os_lock((void *)(r->base + i0 * page), (i1 - i0) * page);
+        if (e) err = lock_error(e);
+    }
+    for (size_t i = i0; !err && i < i1; i++)
+        page_set(r, i, (uint16_t)(page_get(r, i) | WH_PG_LOCKED));
+    wh_regions_unlock();
+    return err ? fail_bool(err) : true;
+}
+
+bool wheap_virtual_unlock(void *address, size_t size)
+{
+    if (size == 0) return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    size_t page = wh_os_page_size();
+    wh_region *r;
+    size_t i0, i1;
+    wh_regions_lock();
+    uint32_t err = locate((uintptr_t)address, size, &r, &i0, &i1);
+    if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
+    for (size_t i = i0; !err && i < i1; i++)
+        if (!(page_get(r, i) & WH_PG_LOCKED)) err = WHEAP_ERROR_NOT_LOCKED;
+    if (!err) {
+        int e = wh_os_unlock((void *)(r->base + i0 * page), (i1 - i0) * page);
+        if (e) err = lock_error(e);
+    }
+    for (size_t i = i0; !err && i < i1; i++)
+        page_set(r, i, (uint16_t)(page_get(r, i) & ~WH_PG_LOCKED));
+    wh_regions_unlock();
+    return err ? fail_bool(err) : true;
+}
+
+/* ------------------------------------------------------------------------
+ * Not yet provided by this build: write watch (Win32 fidelity).  It fails
+ * cleanly.
+ * ---------------------------------------------------------------------- */
 
 void *wh_vm_alloc_write_watch(uintptr_t address, size_t size, uint32_t type, uint32_t protect,
                               uint32_t *err)
