@@ -13,6 +13,8 @@
  *                (guard pages, access violations in wheap's memory).
  *   vm.c         layer 1 (wheap_virtual_*).  Internal wh_vm_* functions return
  *                0 or a WHEAP_ERROR_* code and never touch the last error.
+ *   mapping.c    layer 1, Win32 file mappings: sections and their views.
+ *   write_watch.c layer 1, MEM_WRITE_WATCH and wheap_get_write_watch.
  *   heap.c       layer 2 (wheap_heap_*).
  *   malloc.c     layer 3.
  *
@@ -141,6 +143,86 @@ WH_HIDDEN void wh_os_write_stderr(const char *s, size_t len);
 
 /* Converts a PAGE_* protection to PROT_* bits (no modifiers). */
 WH_HIDDEN int wh_os_prot_from_win32(uint32_t protect);
+
+/* ---- os_linux.c: file mappings (mapping.c) ---------------------------- */
+
+typedef struct wh_os_file_info {
+    uint64_t size, dev, ino;
+    uint32_t uid, nlink;
+    bool     regular, readable, writable;   /* readable/writable: the open mode */
+} wh_os_file_info;
+
+/* A fresh, empty, close-on-exec memfd. */
+WH_HIDDEN int wh_os_memfd(const char *name, int *out);
+/* A close-on-exec duplicate of fd (same open file description). */
+WH_HIDDEN int wh_os_fd_dup(int fd, int *out);
+/* close(fd) for fd >= 0; errno kept. */
+WH_HIDDEN void wh_os_fd_close(int fd);
+/* fstat and the open mode of fd.  EBADF when fd is not open. */
+WH_HIDDEN int wh_os_fd_info(int fd, wh_os_file_info *out);
+/* ftruncate. */
+WH_HIDDEN int wh_os_fd_resize(int fd, uint64_t size);
+/* The absolute path fd was opened with (readlink /proc/self/fd); ENOENT
+ * when it has none. */
+WH_HIDDEN int wh_os_fd_path(int fd, char *buf, size_t cap);
+/* pread / pwrite of exactly len bytes; EIO on a short transfer. */
+WH_HIDDEN int wh_os_fd_pread(int fd, void *buf, size_t len, uint64_t offset);
+WH_HIDDEN int wh_os_fd_pwrite(int fd, const void *buf, size_t len, uint64_t offset);
+/* open(path) read-only or read-write, close-on-exec. */
+WH_HIDDEN int wh_os_open_file(const char *path, bool writable, int *out);
+/* flock on fd's open file description: shared (blocking), exclusive
+ * without waiting (EWOULDBLOCK when anyone else holds a lock), or unlock. */
+enum { WH_OS_LOCK_SHARED, WH_OS_LOCK_EXCLUSIVE_NOWAIT, WH_OS_LOCK_NONE };
+WH_HIDDEN int wh_os_fd_lock(int fd, int how);
+/* Opens (creating it 0700 if needed) this user's namespace directory for
+ * named mappings; EACCES when it belongs to someone else, ENOTSUP without
+ * /dev/shm. */
+WH_HIDDEN int wh_os_ns_dir(int *out);
+/* Opens an existing entry read-write, never through a symlink. */
+WH_HIDDEN int wh_os_ns_open(int dirfd, const char *name, int *out);
+/* A fresh unnamed file (O_TMPFILE, 0600) in the namespace directory. */
+WH_HIDDEN int wh_os_ns_new(int dirfd, int *out);
+/* Gives the unnamed file fd the name; EEXIST when the name is taken (an
+ * existing entry is never replaced). */
+WH_HIDDEN int wh_os_ns_publish(int dirfd, int fd, const char *name);
+/* Removes name only while it still names fd's file; ENOENT otherwise. */
+WH_HIDDEN int wh_os_ns_unlink(int dirfd, const char *name, int fd);
+/* Maps size bytes of fd at offset over [addr, addr+size), a reservation of
+ * ours, inaccessible (commit opens pages with wh_os_protect).  shared:
+ * MAP_SHARED, else a private copy-on-write mapping.  addr, size, offset
+ * page aligned. */
+WH_HIDDEN int wh_os_map_view(void *addr, size_t size, bool shared, int fd, uint64_t offset);
+/* Maps size bytes of fd at offset read-write and shared, anywhere (section
+ * headers; never in the region table). */
+WH_HIDDEN int wh_os_map_shared(int fd, uint64_t offset, size_t size, void **out);
+/* msync(MS_SYNC).  addr page aligned. */
+WH_HIDDEN int wh_os_sync(void *addr, size_t size);
+/* getpid(): fork detection. */
+WH_HIDDEN unsigned long wh_os_process_id(void);
+
+/* ---- os_linux.c: write watch (write_watch.c) -------------------------- */
+
+/* A userfaultfd with asynchronous write-protect (UFFD_FEATURE_WP_ASYNC and
+ * WP_UNPOPULATED, Linux 6.7); ENOTSUP where the kernel lacks them or
+ * refuses userfaultfd. */
+WH_HIDDEN int wh_os_uffd_open(int *out);
+/* Registers [addr, addr+size) (anonymous, page aligned) for write
+ * tracking and write-protects every page, populated or not: from now on a
+ * page is written once a write reaches it.  Transparent huge pages are
+ * turned off there. */
+WH_HIDDEN int wh_os_uffd_watch(int uffd, void *addr, size_t size);
+/* /proc/self/pagemap, checked for PAGEMAP_SCAN; ENOTSUP before Linux 6.7.
+ * It describes the process that opened it: reopen after fork. */
+WH_HIDDEN int wh_os_pagemap_open(int *out);
+/* Written pages of tracked ranges within [start, end), in ascending runs. */
+typedef struct wh_os_page_run { uintptr_t start, end; } wh_os_page_run;
+/* Lists at most cap (<= 64) runs of written pages into runs (*n of them)
+ * and sets *walk_end to where the scan stopped (end when it covered the
+ * range).  rearm: write-protect the listed pages again, atomically with the
+ * listing.  Untracked ranges are skipped.  start, end page aligned. */
+WH_HIDDEN int wh_os_pagemap_written(int fd, uintptr_t start, uintptr_t end, bool rearm,
+                                    wh_os_page_run *runs, size_t cap, size_t *n,
+                                    uintptr_t *walk_end);
 
 /* ========================================================================
  * errors.c
@@ -306,5 +388,54 @@ typedef struct wh_vm_counters {
     size_t reserved, committed, reset, peak_committed;
 } wh_vm_counters;
 WH_HIDDEN void wh_vm_counters_get(wh_vm_counters *out);
+
+/* ---- vm.c: for file-mapping views and write watch --------------------- */
+
+/* Reserves size bytes (a multiple of 64 KiB) at address (64 KiB aligned;
+ * 0: anywhere, else exactly there or WHEAP_ERROR_INVALID_ADDRESS) as one
+ * region with allocation protection protect, flags WH_RG_* and owner. */
+WH_HIDDEN uint32_t wh_vm_reserve_at(uintptr_t address, size_t size, uint32_t protect,
+                                    uint32_t flags, void *owner, void **out);
+/* Releases the view region holding addr (any address inside it); *owner
+ * gets its owner.  WHEAP_ERROR_INVALID_ADDRESS when addr is in no view. */
+WH_HIDDEN uint32_t wh_vm_release_view(const void *addr, void **owner);
+/* Commits pages [i0, i1) of r with protect: vm_commit_pages for a caller
+ * that holds the regions lock (mapping.c propagating a SEC_RESERVE commit
+ * to the other views of a section). */
+WH_HIDDEN uint32_t wh_vm_commit_locked(wh_region *r, size_t i0, size_t i1, uint32_t protect);
+
+/* ========================================================================
+ * mapping.c: file mappings (wheap_*_file_mapping, views).  Views are
+ * regions with WH_RG_VIEW whose owner is mapping.c's view record.  The
+ * hooks below run with the regions lock held.
+ * ====================================================================== */
+
+/* After pages [i0, i1) of view r were committed: records them in the
+ * section (SEC_RESERVE) and commits them in the section's other views. */
+WH_HIDDEN void wh_view_committed(wh_region *r, size_t i0, size_t i1);
+/* The view region r is being released: unlinks its record from its section. */
+WH_HIDDEN void wh_view_released(wh_region *r);
+/* Checks a protection for pages of view r against what the view allows;
+ * may rewrite it (READWRITE on a copy-on-write view is WRITECOPY).  Returns
+ * 0 or WHEAP_ERROR_INVALID_PARAMETER. */
+WH_HIDDEN uint32_t wh_view_check_protect(const wh_region *r, uint32_t *protect);
+
+/* ========================================================================
+ * write_watch.c: MEM_WRITE_WATCH regions.  Their owner is write_watch.c's
+ * record.  The hooks run with the regions lock held and return 0 or an
+ * errno value.
+ * ====================================================================== */
+
+/* VirtualAlloc with MEM_WRITE_WATCH (MEM_RESERVE set, arguments checked). */
+WH_HIDDEN void *wh_vm_alloc_write_watch(uintptr_t address, size_t size, uint32_t type,
+                                        uint32_t protect, uint32_t *err);
+/* [addr, addr+size) of write-watch region r was freshly mapped by commit
+ * (which drops the kernel's tracking of that range): track it again. */
+WH_HIDDEN int wh_ww_track(wh_region *r, void *addr, size_t size);
+/* Pages [i0, i1) of r are about to lose their contents (decommit,
+ * MEM_RESET): keeps the record of which of them were written. */
+WH_HIDDEN void wh_ww_harvest(wh_region *r, size_t i0, size_t i1);
+/* Write-watch region r is being released. */
+WH_HIDDEN void wh_ww_released(wh_region *r);
 
 #endif /* WHEAP_INTERNAL_H */

@@ -12,9 +12,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/userfaultfd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -498,5 +503,408 @@ int wh_os_maps_foreach(int (*fn)(const wh_os_mapping *m, void *ctx), void *ctx)
     }
     close(fd);
     errno = saved;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * File mappings (mapping.c): descriptors, the named-object namespace, and
+ * file views.  The namespace is one directory per user on the tmpfs behind
+ * shm_open, /dev/shm/wheap-<uid>, mode 0700: another user can neither list
+ * nor open what is in it.
+ * ---------------------------------------------------------------------- */
+
+int wh_os_memfd(const char *name, int *out)
+{
+    int saved = errno;
+    int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    *out = fd;
+    return 0;
+}
+
+int wh_os_fd_dup(int fd, int *out)
+{
+    int saved = errno;
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int err = d < 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    *out = d;
+    return 0;
+}
+
+void wh_os_fd_close(int fd)
+{
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    errno = saved;
+}
+
+int wh_os_fd_info(int fd, wh_os_file_info *out)
+{
+    int saved = errno;
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    int err = fl < 0 || fstat(fd, &st) != 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    out->size = (uint64_t)st.st_size;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->uid = (uint32_t)st.st_uid;
+    out->nlink = (uint32_t)st.st_nlink;
+    out->regular = S_ISREG(st.st_mode);
+    out->readable = (fl & O_ACCMODE) != O_WRONLY && !(fl & O_PATH);
+    out->writable = (fl & O_ACCMODE) != O_RDONLY && !(fl & O_PATH);
+    return 0;
+}
+
+int wh_os_fd_resize(int fd, uint64_t size)
+{
+    if (size > (uint64_t)INT64_MAX) return EFBIG;
+    int saved = errno, err = 0;
+    while (ftruncate(fd, (off_t)size) != 0 && (err = errno) == EINTR) err = 0;
+    errno = saved;
+    return err;
+}
+
+int wh_os_fd_path(int fd, char *buf, size_t cap)
+{
+    char link[32] = "/proc/self/fd/";
+    size_t n = strlen(link);
+    char digits[12];
+    size_t d = 0;
+    unsigned v = (unsigned)fd;
+    do { digits[d++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (d) link[n++] = digits[--d];
+    link[n] = '\0';
+    int saved = errno;
+    ssize_t r = readlink(link, buf, cap - 1);
+    int err = r < 0 ? errno : (size_t)r >= cap - 1 ? ENAMETOOLONG : 0;
+    errno = saved;
+    if (err) return err;
+    buf[r] = '\0';
+    return buf[0] == '/' ? 0 : ENOENT;   /* "anon_inode:..." or a deleted file */
+}
+
+int wh_os_fd_pread(int fd, void *buf, size_t len, uint64_t offset)
+{
+    int saved = errno, err = 0;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(offset + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            err = r < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)r;
+    }
+    errno = saved;
+    return err;
+}
+
+int wh_os_fd_pwrite(int fd, const void *buf, size_t len, uint64_t offset)
+{
+    int saved = errno, err = 0;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pwrite(fd, (const char *)buf + done, len - done, (off_t)(offset + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            err = r < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)r;
+    }
+    errno = saved;
+    return err;
+}
+
+int wh_os_open_file(const char *path, bool writable, int *out)
+{
+    int saved = errno;
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+    int err = fd < 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    *out = fd;
+    return 0;
+}
+
+int wh_os_fd_lock(int fd, int how)
+{
+    int op = how == WH_OS_LOCK_SHARED ? LOCK_SH
+           : how == WH_OS_LOCK_EXCLUSIVE_NOWAIT ? LOCK_EX | LOCK_NB : LOCK_UN;
+    int saved = errno, err = 0;
+    while (flock(fd, op) != 0 && (err = errno) == EINTR) err = 0;
+    errno = saved;
+    return err;
+}
+
+/* "/dev/shm/wheap-<uid>" into buf (at least 40 bytes). */
+static void ns_dir_path(char *buf, unsigned uid)
+{
+    static const char prefix[] = "/dev/shm/wheap-";
+    memcpy(buf, prefix, sizeof prefix - 1);
+    size_t n = sizeof prefix - 1;
+    char digits[12];
+    size_t d = 0;
+    do { digits[d++] = (char)('0' + uid % 10); uid /= 10; } while (uid);
+    while (d) buf[n++] = digits[--d];
+    buf[n] = '\0';
+}
+
+int wh_os_ns_dir(int *out)
+{
+    char path[48];
+    unsigned uid = (unsigned)geteuid();
+    ns_dir_path(path, uid);
+    int saved = errno, err = 0;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) err = errno;
+    int fd = -1;
+    if (!err && (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        err = errno;
+    if (!err) {
+        /* Someone else's directory under our name (the parent is world
+         * writable) is refused, never used. */
+        struct stat st;
+        if (fstat(fd, &st) != 0) err = errno;
+        else if (!S_ISDIR(st.st_mode) || st.st_uid != uid) err = EACCES;
+        else if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0) err = errno;
+    }
+    if (err && fd >= 0) close(fd);
+    errno = saved;
+    if (err) return err == ENOENT ? ENOTSUP : err;   /* no /dev/shm */
+    *out = fd;
+    return 0;
+}
+
+int wh_os_ns_open(int dirfd, const char *name, int *out)
+{
+    int saved = errno;
+    int fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    int err = fd < 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    *out = fd;
+    return 0;
+}
+
+int wh_os_ns_new(int dirfd, int *out)
+{
+    int saved = errno, err = 0;
+    int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) err = errno;
+    else if (fchmod(fd, 0600) != 0) err = errno;   /* whatever the umask */
+    if (err && fd >= 0) close(fd);
+    errno = saved;
+    if (err) return err;
+    *out = fd;
+    return 0;
+}
+
+int wh_os_ns_publish(int dirfd, int fd, const char *name)
+{
+    char link[32] = "/proc/self/fd/";
+    size_t n = strlen(link);
+    char digits[12];
+    size_t d = 0;
+    unsigned v = (unsigned)fd;
+    do { digits[d++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (d) link[n++] = digits[--d];
+    link[n] = '\0';
+    int saved = errno, err = 0;
+    if (linkat(AT_FDCWD, link, dirfd, name, AT_SYMLINK_FOLLOW) != 0) {
+        err = errno;
+        /* Without /proc, AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH). */
+        if (err == ENOENT && linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0) err = 0;
+        else if (err == ENOENT) err = errno == EEXIST ? EEXIST : ENOTSUP;
+    }
+    errno = saved;
+    return err;
+}
+
+int wh_os_ns_unlink(int dirfd, const char *name, int fd)
+{
+    int saved = errno, err = 0;
+    struct stat mine, named;
+    if (fstat(fd, &mine) != 0 || fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) != 0)
+        err = errno;
+    else if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino)
+        err = ENOENT;   /* the name now belongs to a newer object */
+    else if (unlinkat(dirfd, name, 0) != 0)
+        err = errno;
+    errno = saved;
+    return err;
+}
+
+int wh_os_map_view(void *addr, size_t size, bool shared, int fd, uint64_t offset)
+{
+    if (offset > (uint64_t)INT64_MAX) return EOVERFLOW;
+    WH_OS_CALL(mmap(addr, size, PROT_NONE, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd,
+                    (off_t)offset) == MAP_FAILED);
+}
+
+int wh_os_map_shared(int fd, uint64_t offset, size_t size, void **out)
+{
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
+    int err = p == MAP_FAILED ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    *out = p;
+    return 0;
+}
+
+int wh_os_sync(void *addr, size_t size)
+{
+    WH_OS_CALL(msync(addr, size, MS_SYNC) != 0);
+}
+
+unsigned long wh_os_process_id(void)
+{
+    return (unsigned long)getpid();
+}
+
+/* ------------------------------------------------------------------------
+ * Write watch (write_watch.c): userfaultfd asynchronous write-protect
+ * (Linux 6.7) and the PAGEMAP_SCAN ioctl of /proc/self/pagemap.  Every page
+ * of a registered range starts write-protected (populated or not: the
+ * kernel keeps a marker in the empty page-table entry); the first write,
+ * by the program or by the kernel (read(2) into the buffer), is resolved by
+ * the kernel itself, without a signal, by unprotecting the page.
+ * PAGEMAP_SCAN lists the unprotected ("written") pages and can protect
+ * them again in the same pass.  Constants are defined here for headers
+ * older than the kernel.
+ * ---------------------------------------------------------------------- */
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+
+/* The PAGEMAP_SCAN interface (linux/fs.h, Linux 6.7), under our own names
+ * so that newer headers cannot clash. */
+struct wh_page_region {
+    uint64_t start, end, categories;
+};
+struct wh_pm_scan_arg {
+    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define WH_PAGEMAP_SCAN        _IOWR('f', 16, struct wh_pm_scan_arg)
+#define WH_PAGE_IS_WPALLOWED   (1 << 0)
+#define WH_PAGE_IS_WRITTEN     (1 << 1)
+#define WH_PAGE_IS_PFNZERO     (1 << 5)
+#define WH_PM_SCAN_WP_MATCHING (1 << 0)
+
+int wh_os_uffd_open(int *out)
+{
+    int saved = errno;
+    long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0 && errno == EINVAL)   /* before 5.11: no user-mode-only flag */
+        fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    int err = fd < 0 ? errno : 0;
+    if (!err) {
+        struct uffdio_api api = {
+            .api = UFFD_API,
+            .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+        };
+        /* Kernels before 6.7 refuse the asynchronous mode with EINVAL. */
+        if (ioctl((int)fd, UFFDIO_API, &api) != 0 ||
+            !(api.ioctls & ((uint64_t)1 << _UFFDIO_REGISTER))) {
+            err = ENOTSUP;
+            close((int)fd);
+        }
+    }
+    errno = saved;
+    if (err) return err == ENOSYS || err == EPERM || err == EINVAL ? ENOTSUP : err;
+    *out = (int)fd;
+    return 0;
+}
+
+int wh_os_uffd_watch(int uffd, void *addr, size_t size)
+{
+    /* No transparent huge pages: the first write would allocate (and so
+     * mark written) 512 pages at once. */
+    int saved = errno, err = 0;
+    if (madvise(addr, size, MADV_NOHUGEPAGE) != 0 && errno != EINVAL) err = errno;
+    struct uffdio_register reg = {
+        .range = { .start = (uintptr_t)addr, .len = size },
+        .mode = UFFDIO_REGISTER_MODE_WP,
+    };
+    if (!err && ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) err = errno;
+    /* Unpopulated pages count as written until protected: this installs
+     * a protected marker in every page-table entry of the range. */
+    while (!err) {
+        struct uffdio_writeprotect wp = {
+            .range = { .start = (uintptr_t)addr, .len = size },
+            .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+        };
+        if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp) == 0) break;
+        if (errno != EAGAIN && errno != EINTR) err = errno;   /* EAGAIN: mm changing */
+    }
+    errno = saved;
+    return err;
+}
+
+int wh_os_pagemap_open(int *out)
+{
+    int saved = errno;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    if (!err) {
+        /* Probe the ioctl on an empty range: ENOTTY before Linux 6.7. */
+        struct wh_pm_scan_arg arg = { .size = sizeof arg, .return_mask = WH_PAGE_IS_WRITTEN };
+        arg.start = arg.end = wh_align_down((uintptr_t)&arg, wh_os_page_size());
+        if (ioctl(fd, WH_PAGEMAP_SCAN, &arg) < 0) {
+            err = errno == ENOTTY || errno == EINVAL ? ENOTSUP : errno;
+            close(fd);
+        }
+    }
+    errno = saved;
+    if (err) return err;
+    *out = fd;
+    return 0;
+}
+
+int wh_os_pagemap_written(int fd, uintptr_t start, uintptr_t end, bool rearm,
+                          wh_os_page_run *runs, size_t cap, size_t *n, uintptr_t *walk_end)
+{
+    struct wh_page_region vec[64];
+    if (cap > 64) cap = 64;
+    struct wh_pm_scan_arg arg = {
+        .size = sizeof arg,
+        .flags = rearm ? WH_PM_SCAN_WP_MATCHING : 0,
+        .start = start,
+        .end = end,
+        .vec = (uintptr_t)vec,
+        .vec_len = cap,
+        /* Written, tracked, and not the shared zero page that a read of
+         * a never-written page maps. */
+        .category_inverted = WH_PAGE_IS_PFNZERO,
+        .category_mask = WH_PAGE_IS_WRITTEN | WH_PAGE_IS_WPALLOWED | WH_PAGE_IS_PFNZERO,
+        .return_mask = WH_PAGE_IS_WRITTEN,
+    };
+    int saved = errno;
+    long got;
+    while ((got = ioctl(fd, WH_PAGEMAP_SCAN, &arg)) < 0 && errno == EINTR) {}
+    int err = got < 0 ? errno : 0;
+    errno = saved;
+    if (err) return err;
+    for (long i = 0; i < got; i++) {
+        runs[i].start = (uintptr_t)vec[i].start;
+        runs[i].end = (uintptr_t)vec[i].end;
+    }
+    *n = (size_t)got;
+    *walk_end = (uintptr_t)arg.walk_end;
     return 0;
 }

@@ -251,6 +251,8 @@ static uint32_t commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
 {
     size_t page = wh_os_page_size();
     int prot = os_prot_for_state(st);
+    /* A view's pages are the file's: committing one only opens it. */
+    bool view = (r->flags & WH_RG_VIEW) != 0;
     size_t i = i0;
     while (i < i1) {
         bool committed = page_get(r, i) & WH_PG_COMMITTED;
@@ -258,17 +260,22 @@ static uint32_t commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
         while (j < i1 && (bool)(page_get(r, j) & WH_PG_COMMITTED) == committed) j++;
         void *addr = (void *)(r->base + i * page);
         size_t len = (j - i) * page;
-        int e = committed ? wh_os_protect(addr, len, prot) : wh_os_commit(addr, len, prot);
+        int e = committed || view ? wh_os_protect(addr, len, prot) : wh_os_commit(addr, len, prot);
+        /* The fresh mapping dropped the kernel's write tracking of the run. */
+        if (!e && !committed && (r->flags & WH_RG_WRITE_WATCH)) e = wh_ww_track(r, addr, len);
         if (e) {
             /* A refused MAP_FIXED may have unmapped the run before failing
              * (kernels before 6.12 could): map it reserved again, so that
              * the address stays ours. */
-            if (!committed) wh_os_decommit(addr, len);
+            if (!committed && !view) wh_os_decommit(addr, len);
             /* Undo the fresh commits of this call (the old runs are still
              * marked uncommitted in the table: nothing was set yet). */
             for (size_t k = i0; k < i; k++)
-                if (!(page_get(r, k) & WH_PG_COMMITTED))
-                    wh_os_decommit((void *)(r->base + k * page), page);
+                if (!(page_get(r, k) & WH_PG_COMMITTED)) {
+                    void *a = (void *)(r->base + k * page);
+                    if (view) wh_os_protect(a, page, PROT_NONE);
+                    else wh_os_decommit(a, page);
+                }
             /* Committed runs before i may have new protection: restore. */
             for (size_t k = i0; k < i; k++) {
                 uint16_t s = page_get(r, k);
@@ -298,6 +305,7 @@ static uint32_t vm_commit_pages(wh_region *r, size_t i0, size_t i1, uint16_t st)
     bool g = guard_enter(r, i0, i1, st);
     uint32_t err = commit_pages(r, i0, i1, st);
     guard_leave(g);
+    if (!err && (r->flags & WH_RG_VIEW)) wh_view_committed(r, i0, i1);
     return err;
 }
 
@@ -311,6 +319,7 @@ static uint32_t vm_decommit_pages(wh_region *r, size_t i0, size_t i1)
         if (s & WH_PG_RESET) was_reset++;
     }
     if (was == 0) return 0;
+    if (r->flags & WH_RG_WRITE_WATCH) wh_ww_harvest(r, i0, i1);   /* Win32 keeps them listed */
     bool g = guard_enter(r, i0, i1, 0);
     int e = wh_os_decommit((void *)(r->base + i0 * page), (i1 - i0) * page);
     if (!e)
@@ -357,6 +366,7 @@ static uint32_t vm_reset_pages(wh_region *r, size_t i0, size_t i1, bool note_emp
     /* Accepted on views, and does nothing; hugetlb pages are never
      * reclaimed, and dropping them could leave a later touch without one. */
     if (r->flags & (WH_RG_VIEW | WH_RG_LARGE_PAGES)) return 0;
+    if (r->flags & WH_RG_WRITE_WATCH) wh_ww_harvest(r, i0, i1);   /* before pages vanish */
     if (note_empty) note_empty_pages(r, i0, i1);
     int e = wh_os_reset((void *)(r->base + i0 * page), (i1 - i0) * page);
     if (e) return wh_error_from_errno(e);
@@ -399,6 +409,8 @@ static void vm_release_region(wh_region *r)
     /* Caller holds the lock.  The table forgets the range before the
      * kernel does, so no other thread can reserve it while we still list
      * it. */
+    if (r->flags & WH_RG_VIEW) wh_view_released(r);
+    if (r->flags & WH_RG_WRITE_WATCH) wh_ww_released(r);
     uintptr_t base = r->base;
     size_t size = r->size, page = wh_os_page_size();
     size_t committed = 0, reset = 0;
@@ -506,6 +518,36 @@ uint32_t wh_vm_release(void *base)
     return err;
 }
 
+uint32_t wh_vm_reserve_at(uintptr_t address, size_t size, uint32_t protect, uint32_t flags,
+                          void *owner, void **out)
+{
+    uint32_t err = 0;
+    wh_region *r = vm_reserve(address, size, WH_GRANULARITY, protect, flags, owner, &err);
+    if (!r) return err;
+    *out = (void *)r->base;
+    return 0;
+}
+
+uint32_t wh_vm_release_view(const void *addr, void **owner)
+{
+    wh_regions_lock();
+    wh_region *r = wh_region_find((uintptr_t)addr);
+    uint32_t err = 0;
+    if (!r || !(r->flags & WH_RG_VIEW)) {
+        err = WHEAP_ERROR_INVALID_ADDRESS;
+    } else {
+        *owner = r->owner;
+        vm_release_region(r);
+    }
+    wh_regions_unlock();
+    return err;
+}
+
+uint32_t wh_vm_commit_locked(wh_region *r, size_t i0, size_t i1, uint32_t protect)
+{
+    return vm_commit_pages(r, i0, i1, state_from_protect(protect));
+}
+
 /* ------------------------------------------------------------------------
  * Public API
  * ---------------------------------------------------------------------- */
@@ -598,6 +640,7 @@ void *wheap_virtual_alloc(void *address, size_t size, uint32_t type, uint32_t pr
         wh_regions_lock();
         uint32_t err = locate(addr, size, &r, &i0, &i1);
         if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
+        if (!err && (r->flags & WH_RG_VIEW)) err = wh_view_check_protect(r, &protect);
         if (!err) err = vm_commit_pages(r, i0, i1, state_from_protect(protect));
         void *result = err ? NULL : (void *)(r->base + i0 * page);
         wh_regions_unlock();
@@ -645,6 +688,8 @@ bool wheap_virtual_free(void *address, size_t size, uint32_t free_type)
         if (r->base != addr) err = WHEAP_ERROR_INVALID_ADDRESS;
         else if (r->flags & WH_RG_VIEW) err = WHEAP_ERROR_INVALID_PARAMETER;  /* unmap it */
         else vm_release_region(r);
+    } else if (r->flags & WH_RG_VIEW) {
+        err = WHEAP_ERROR_INVALID_PARAMETER;   /* a view's pages belong to its section */
     } else if (size == 0) {
         /* Size 0 decommits the whole reservation, given its base. */
         if (r->base != addr) err = WHEAP_ERROR_INVALID_PARAMETER;
@@ -670,6 +715,7 @@ bool wheap_virtual_protect(void *address, size_t size, uint32_t new_protect,
     if (!err && region_is_internal(r)) err = WHEAP_ERROR_INVALID_ADDRESS;
     if (!err && !protect_is_valid(new_protect, !(r->flags & WH_RG_VIEW)))
         err = WHEAP_ERROR_INVALID_PARAMETER;
+    if (!err && (r->flags & WH_RG_VIEW)) err = wh_view_check_protect(r, &new_protect);
     if (!err && !pages_all_committed(r, i0, i1)) err = WHEAP_ERROR_INVALID_ADDRESS;
     if (!err) err = vm_protect_pages(r, i0, i1, state_from_protect(new_protect), old_protect);
     wh_regions_unlock();
@@ -1128,17 +1174,4 @@ bool wheap_virtual_unlock(void *address, size_t size)
         page_set(r, i, (uint16_t)(page_get(r, i) & ~WH_PG_LOCKED));
     wh_regions_unlock();
     return err ? fail_bool(err) : true;
-}
-
-/* ------------------------------------------------------------------------
- * Not yet provided by this build: write watch (Win32 fidelity).  It fails
- * cleanly.
- * ---------------------------------------------------------------------- */
-
-void *wh_vm_alloc_write_watch(uintptr_t address, size_t size, uint32_t type, uint32_t protect,
-                              uint32_t *err)
-{
-    (void)address; (void)size; (void)type; (void)protect;
-    *err = WHEAP_ERROR_NOT_SUPPORTED;
-    return NULL;
 }
