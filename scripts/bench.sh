@@ -24,6 +24,7 @@
 #   --no-micro          skip the Google Benchmark run
 #   --no-callgrind      skip the instruction count
 #   --no-build          use what is built (no packages, no configure, no make)
+#   --report            only write the report again from what DIR holds
 #   --list              list the workloads and exit
 #
 # Output: markdown tables on stdout and in DIR/results.md, raw data in
@@ -64,6 +65,7 @@ do_build=1
 do_micro=1
 do_callgrind=1
 callgrind_only=0
+report_only=0
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -93,6 +95,7 @@ while [ $# -gt 0 ]; do
     --no-micro) do_micro=0; shift ;;
     --no-callgrind) do_callgrind=0; shift ;;
     --no-build) do_build=0; shift ;;
+    --report) report_only=1; do_build=0; shift ;;
     --list)
         for w in $ALL_WORKLOADS; do printf '%-14s %s\n' "$w" "${DESCRIPTION[$w]}"; done
         exit 0 ;;
@@ -265,23 +268,34 @@ fi
 cd "$ROOT"
 mkdir -p "$out/logs"
 notes=()
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-
-# The allocators to measure, and their libraries.
+failures=()
 declare -A LIB
 ALLOCS=()
-for entry in "${REQUESTED[@]}"; do
-    a=$(bench_allocator_name "$entry")
-    if lib=$(bench_allocator_lib "$entry" "$ROOT" 2>"$out/logs/why"); then
-        LIB[$a]=$lib
-        ALLOCS+=("$a")
-    else
-        notes+=("$(cat "$out/logs/why")")
-    fi
-done
-rm -f "$out/logs/why"
+
+if [ "$report_only" = 1 ]; then
+    # Everything but the measurements comes back from the last run.
+    if [ ! -s "$out/runs.csv" ] || [ ! -s "$out/run.info" ]; then die "no earlier run in $out"; fi
+    # shellcheck source=/dev/null
+    . "$out/run.info"
+    mapfile -t ALLOCS < <(awk -F, 'NR > 1 && !seen[$3]++ { print $3 }' "$out/runs.csv")
+    mapfile -t WL < <(awk -F, 'NR > 1 && !seen[$2]++ { print $2 }' "$out/runs.csv")
+    if [ -s "$out/notes.txt" ]; then mapfile -t notes <"$out/notes.txt"; fi
+else
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+    RUN_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+    for entry in "${REQUESTED[@]}"; do
+        a=$(bench_allocator_name "$entry")
+        if lib=$(bench_allocator_lib "$entry" "$ROOT" 2>"$out/logs/why"); then
+            LIB[$a]=$lib
+            ALLOCS+=("$a")
+        else
+            notes+=("$(cat "$out/logs/why")")
+        fi
+    done
+    rm -f "$out/logs/why"
+    for n in "${notes[@]}"; do echo "note: $n" >&2; done
+fi
 [ ${#ALLOCS[@]} -gt 0 ] || die "no allocator to measure"
-for n in "${notes[@]}"; do echo "note: $n" >&2; done
 BASE=${ALLOCS[0]}
 for a in "${ALLOCS[@]}"; do [ "$a" = glibc ] && BASE=glibc; done
 
@@ -290,10 +304,12 @@ if [ "$callgrind_only" = 1 ]; then
     exit 0
 fi
 
-for bin in bench/runwl "${WL[@]/#/bench/wl_}"; do
-    bin=${bin//-/_}
-    [ -x "$bin" ] || die "$bin is not built (run without --no-build, or make bench-build)"
-done
+if [ "$report_only" = 0 ]; then
+    for bin in bench/runwl "${WL[@]/#/bench/wl_}"; do
+        bin=${bin//-/_}
+        [ -x "$bin" ] || die "$bin is not built (run without --no-build, or make bench-build)"
+    done
+fi
 
 # ---------------------------------------------------------------------------
 # Workloads: every round runs every workload under every allocator, the
@@ -301,8 +317,8 @@ done
 # ---------------------------------------------------------------------------
 
 csv=$out/runs.csv
+run_workloads() {
 echo "round,workload,allocator,wall_s,maxrss_kib,user_s,sys_s,status,checksum,rss_free90_kib,rss_freeall_kib" >"$csv"
-failures=()
 total=$(( rounds * ${#WL[@]} * ${#ALLOCS[@]} ))
 done_runs=0
 started=$(date +%s)
@@ -340,6 +356,15 @@ for (( r = 1; r <= rounds; r++ )); do
 done
 progress_done
 elapsed=$(( $(date +%s) - started ))
+}
+
+if [ "$report_only" = 0 ]; then
+    run_workloads
+    {
+        printf 'rounds=%q\nscale=%q\nthreads=%q\nelapsed=%q\n' "$rounds" "$scale" "$threads" "$elapsed"
+        printf 'LOAD_BEFORE=%q\nRUN_DATE=%q\nBENCH_CMDLINE=%q\n' "$LOAD_BEFORE" "$RUN_DATE" "$BENCH_CMDLINE"
+    } >"$out/run.info"
+fi
 
 # Checksums: one value per workload, whatever the allocator and round.
 for w in "${WL[@]}"; do
@@ -418,6 +443,20 @@ workload_table() {   # $1 = T (wall time), C (CPU time) or M (peak RSS)
         row+=" **${ratios:-n/a}** |"
     done
     echo "$row"
+    if [ "$kind" = M ]; then
+        # Tiny workloads measure mostly an allocator's fixed start-up
+        # footprint; this row weighs only those that hold real data.
+        row="| geometric mean, workloads of 16 MiB and more |"
+        for a in "${ALLOCS[@]}"; do
+            ratios=$(for w in "${WL[@]}"; do
+                b=$(metric M "$w" "$BASE")
+                if [ -z "$b" ] || [ "${b%.*}" -lt 16384 ]; then continue; fi
+                ratio "$(metric M "$w" "$a")" "$b"
+            done | geomean)
+            row+=" ${ratios:-n/a} |"
+        done
+        echo "$row"
+    fi
     if [ "$kind" = T ] && [ -n "$noisy_cells" ]; then
         echo
         echo "† the rounds of this cell differ by more than 25 % of the median: the machine was" \
@@ -508,7 +547,7 @@ fi
 # ---------------------------------------------------------------------------
 
 micro_table=""
-if [ "$do_micro" = 1 ] && [ -x bench/microbench ]; then
+run_micro() {
     rm -f "$out"/micro_*.csv
     wheap_so=""
     [[ ",$allocators," == *",wheap,"* ]] && [ -e src/.libs/libwheap.so ] && wheap_so=$(readlink -f src/.libs/libwheap.so)
@@ -541,6 +580,16 @@ if [ "$do_micro" = 1 ] && [ -x bench/microbench ]; then
         fi
     done
     progress_done
+}
+
+if [ "$report_only" = 1 ]; then
+    :
+elif [ "$do_micro" = 1 ] && [ -x bench/microbench ]; then
+    run_micro
+elif [ "$do_micro" = 1 ]; then
+    notes+=("bench/microbench is not built (libbenchmark-dev missing?): no microbenchmarks")
+fi
+if [ -s "$out/micro_base.csv" ]; then
     # One row per case, one column per allocator: ns per item (ratio to glibc).
     micro_table=$(cat "$out"/micro_base.csv "$out"/micro_*.csv 2>/dev/null | awk -F, '
         $1 == "name" { next }
@@ -577,8 +626,6 @@ if [ "$do_micro" = 1 ] && [ -x bench/microbench ]; then
             }
         }')
     [ -n "$micro_table" ] && echo "$micro_table" >"$out/micro.md"
-elif [ "$do_micro" = 1 ]; then
-    notes+=("bench/microbench is not built (libbenchmark-dev missing?): no microbenchmarks")
 fi
 
 # ---------------------------------------------------------------------------
@@ -586,7 +633,9 @@ fi
 # ---------------------------------------------------------------------------
 
 callgrind_md=""
-if [ "$do_callgrind" = 1 ]; then
+if [ "$report_only" = 1 ]; then
+    [ -s "$out/callgrind.md" ] && callgrind_md=$(grep -v '^note:' "$out/callgrind.md")
+elif [ "$do_callgrind" = 1 ]; then
     if command -v valgrind >/dev/null && [ -x bench/cg_pairs ]; then
         progress "bench.sh: callgrind"
         if bash "$ROOT/bench/callgrind.sh" --allocators "$allocators" \
@@ -605,12 +654,16 @@ fi
 # Report
 # ---------------------------------------------------------------------------
 
+if [ "$report_only" = 0 ]; then
+    if [ ${#notes[@]} -gt 0 ]; then printf '%s\n' "${notes[@]}"; fi >"$out/notes.txt"
+fi
+
 {
     echo "# wheap benchmark results"
     echo
     echo "- Machine: $(machine_line)"
     echo "- Allocators: ${ALLOCS[*]} ($(peer_versions))"
-    echo "- Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s), scale $scale, $threads threads," \
+    echo "- Run: $RUN_DATE, $rounds round(s), scale $scale, $threads threads," \
          "workloads took ${elapsed} s; medians over rounds, allocators interleaved in each round"
     echo "- Command: scripts/bench.sh${BENCH_CMDLINE:+ $BENCH_CMDLINE}"
     echo
