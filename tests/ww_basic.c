@@ -55,7 +55,8 @@ int main(void)
     expect_eq_ptr(res[0], base + 4 * ps);
 
     /* A write across a page boundary marks both pages. */
-    *(volatile uint32_t *)(void *)(base + 2 * ps - 2) = 0xdeadbeef;
+    uint32_t word = 0xdeadbeef;
+    memcpy(base + 2 * ps - 2, &word, sizeof word);
     expect_eq_u64(get(0, base, SIZE, 64), 3);
     expect_eq_ptr(res[0], base + ps);
     expect_eq_ptr(res[1], base + 2 * ps);
