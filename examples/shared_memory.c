@@ -4,13 +4,14 @@
  * message into a view of it and starts a reader process, which opens the
  * mapping by name, maps a view and reads the message.
  *
- *   shared_memory           the writer (starts the reader itself)
- *   shared_memory reader    the reader
+ *   shared_memory               the writer (starts the reader itself)
+ *   shared_memory reader NAME   the reader
  */
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <wheap/win32.h>
 
@@ -18,7 +19,9 @@
 
 extern char **environ;
 
-static const char szName[] = "Local\\MyFileMappingObject";
+/* "Local\MyFileMappingObject-<writer's pid>", so that runs side by side
+ * never meet. */
+static char szName[64];
 static const char szMsg[] = "Message from first process.";
 
 static int writer(char *self)
@@ -47,7 +50,7 @@ static int writer(char *self)
     memcpy(pBuf, szMsg, sizeof szMsg);
 
     /* Start the reader and wait for it, while we hold the mapping open. */
-    char *argv[] = { self, "reader", NULL };
+    char *argv[] = { self, "reader", szName, NULL };
     pid_t pid;
     int status = 1;
     fflush(stdout);
@@ -93,5 +96,10 @@ static int reader(void)
 
 int main(int argc, char **argv)
 {
-    return argc > 1 && strcmp(argv[1], "reader") == 0 ? reader() : writer(argv[0]);
+    if (argc > 2 && strcmp(argv[1], "reader") == 0) {
+        snprintf(szName, sizeof szName, "%s", argv[2]);
+        return reader();
+    }
+    snprintf(szName, sizeof szName, "Local\\MyFileMappingObject-%d", (int)getpid());
+    return writer(argv[0]);
 }

@@ -95,11 +95,16 @@ int main(void)
     expect_error(WHEAP_ERROR_INVALID_PARAMETER);
     char longest[300];
     memset(longest, 'n', 255);
+    memcpy(longest, name, strlen(name));   /* unique to this process */
     longest[255] = '\0';
     wheap_mapping *ml = wheap_create_file_mapping(-1, WHEAP_PAGE_READWRITE, SIZE, longest);
     expect_true(ml != NULL);
-    expect_true(wheap_open_file_mapping(WHEAP_FILE_MAP_READ, longest) != NULL);
+    wheap_mapping *ml2 = wheap_open_file_mapping(WHEAP_FILE_MAP_READ, longest);
+    expect_true(ml2 != NULL);
+    expect_true(wheap_close_mapping(ml2));
     expect_true(wheap_close_mapping(ml));
+    expect_null(wheap_open_file_mapping(WHEAP_FILE_MAP_READ, longest));
+    expect_error(WHEAP_ERROR_FILE_NOT_FOUND);
     longest[255] = 'n';
     longest[256] = '\0';
     expect_null(wheap_create_file_mapping(-1, WHEAP_PAGE_READWRITE, SIZE, longest));
