@@ -438,4 +438,475 @@ WH_HIDDEN void wh_ww_harvest(wh_region *r, size_t i0, size_t i1);
 /* Write-watch region r is being released. */
 WH_HIDDEN void wh_ww_released(wh_region *r);
 
+/* ========================================================================
+ * heap.c, heap_page.c, heap_purge.c, heap_walk.c, stats.c: layer 2, the
+ * private heaps (wheap_heap_*), and the engine the malloc layer runs on.
+ *
+ * A heap owns segments: reservations aligned to WH_SEG_SIZE (32 MiB) and at
+ * most that big, so that `p & ~WH_SEG_MASK` is the segment header of any
+ * small or large block p.  A segment is laid out as
+ *
+ *   [header | heap (first segment) | page structs | live bitmap | size slots]
+ *   [guard page][data: 64 KiB slices ...][end guard page]
+ *
+ * Metadata is committed as a prefix, data from data_start up to a commit
+ * frontier that moves in chunks, so a segment is at most four kernel
+ * mappings (metadata, guard + unused slot area, committed data, the rest),
+ * whatever its age (PITFALLS row 9).  Guard pages are never committed: they
+ * are PAGE_NOACCESS reserved pages, and cost no extra mapping.  A fixed heap
+ * of 2 MiB or less uses finer slices (down to 4 KiB) so that a small heap
+ * holds many size classes; the inline free path, which indexes 64 KiB
+ * slices, then falls to the slow path unless its guess contains the block.
+ *
+ * Data slices form pages: runs of slices holding blocks of one size class
+ * (small: 16 B .. 128 KiB, four classes per power of two) or one large
+ * block (up to WH_HUGE_MIN).  Huge blocks get a reservation of their own
+ * with a header page in front.  A page has three free lists: `free` (the
+ * owner allocates from it), `local_free` (the owner frees into it) and
+ * `thread_free` (other threads push onto it with CAS); the owner's slow path
+ * moves the last two into the first.  Links are stored xor a per-page key
+ * derived from a per-process secret.  A live bitmap per segment (one bit
+ * per 16-byte granule, set at block starts while the block is live) makes
+ * double and interior frees detectable with one bit test, and lets walk and
+ * validate see every block.  Exact sizes (private heaps only) live in size
+ * slots, apart from the data.
+ *
+ * Return conventions: wh_heap_* functions return pointers (NULL on
+ * failure), a WH_BLOCK_* / WH_BAD_* code, or bool, and never touch the last
+ * error; the public wheap_* functions set it.
+ * ====================================================================== */
+
+#include <pthread.h>
+
+#define WH_SEG_SHIFT     25
+#define WH_SEG_SIZE      ((size_t)1 << WH_SEG_SHIFT)          /* the segment window */
+#define WH_SEG_MASK      (WH_SEG_SIZE - 1)
+#define WH_SLICE_SHIFT   16
+#define WH_SLICE_SIZE    ((size_t)1 << WH_SLICE_SHIFT)        /* 64 KiB */
+#define WH_SEG_SLICES    (WH_SEG_SIZE >> WH_SLICE_SHIFT)      /* 512 */
+#define WH_SEGMAP_SIZE   ((size_t)1 << (WH_ADDRESS_BITS - WH_SEG_SHIFT))
+#define WH_GRANULE       ((size_t)16)                        /* alignment and bitmap unit */
+#define WH_DIRECT_MAX    ((size_t)1024)                      /* inline alloc path limit */
+#define WH_DIRECT_SLOTS  (WH_DIRECT_MAX / WH_GRANULE + 1)
+#define WH_SMALL_MAX     ((size_t)128 << 10)                 /* biggest size class */
+#define WH_BIN_SMALL_MAX 48                                  /* bins 1..48: the classes */
+#define WH_BIN_LARGE     49                                  /* one-block pages */
+#define WH_BINS          50
+#define WH_HUGE_MIN      ((size_t)1 << 20)   /* growable heaps: own reservation from here */
+#define WH_FIXED_MAX_REQUEST ((size_t)0x7FFF8) /* fixed heaps refuse this and more */
+
+/* What wh_heap_block_free / wh_heap_block_check say about a pointer. */
+enum {
+    WH_BLOCK_OK         = 0,
+    WH_BAD_FOREIGN      = 1,   /* not in any heap's memory */
+    WH_BAD_INTERIOR     = 2,   /* inside heap memory but not at a block start */
+    WH_BAD_DOUBLE_FREE  = 3,   /* a block start, but the block is not live */
+    WH_BAD_CORRUPT      = 4,   /* the metadata that would describe it is damaged */
+};
+
+/* Page kinds (wh_page.kind), one per slice entry of a segment. */
+enum {
+    WH_PK_META  = 0,   /* metadata, guard or outside the segment: never a block */
+    WH_PK_FREE  = 1,   /* a free data slice (state in wh_page.state) */
+    WH_PK_SMALL = 2,   /* head slice of a page of size-class blocks */
+    WH_PK_LARGE = 3,   /* head slice of a one-block page */
+    WH_PK_TAIL  = 4,   /* a later slice of a page */
+};
+
+/* Free slice states (wh_page.state), in the order purging moves them. */
+enum {
+    WH_SS_DIRTY  = 0,   /* freed, contents garbage, resident */
+    WH_SS_RESET  = 1,   /* MEM_RESET (MADV_FREE): the kernel may take it */
+    WH_SS_PURGED = 2,   /* dropped (MADV_DONTNEED) or never touched: reads zero */
+    WH_SS_BUSY   = 3,   /* a purger is making a system call on it */
+};
+
+/* wh_page.flags */
+enum {
+    WH_PF_ZERO    = 0x01,  /* large page: the block has never been written */
+    WH_PF_DAMAGED = 0x02,  /* a free list was found damaged: never allocated from */
+    WH_PF_RETIRED = 0x04,  /* empty, kept as the bin's current page */
+};
+
+/* While a page sits in the full queue its used count carries this bit, so
+ * that the free fast path's single `(int32_t)--used <= 0` test catches both
+ * "became empty" and "was full". */
+#define WH_PAGE_FULL 0x80000000u
+
+typedef struct wh_block { uintptr_t next; } wh_block;   /* next ^ page key */
+typedef struct wh_heap wh_heap;
+typedef struct wh_segment wh_segment;
+typedef struct wh_huge wh_huge;
+
+/* One entry per slice of a segment; the head slice of a page describes the
+ * page.  Invariants (head entries, under the owner or the heap lock):
+ *   reserved = area / block_size (1 for a large page), capacity <= reserved;
+ *   (used & ~WH_PAGE_FULL) + |free| + |local_free| == capacity, where used
+ *     counts blocks out, remote frees not yet collected included;
+ *   a live bit is set exactly at the start of each block that is out and was
+ *     not freed since (remote frees clear theirs early, best effort);
+ *   WH_PAGE_FULL in used <=> the page is in its heap's full queue. */
+typedef struct wh_page {
+    /* The owner's alloc path: one cache line. */
+    wh_block  *free;          /* next blocks to hand out */
+    uint32_t   used;          /* blocks out, | WH_PAGE_FULL in the full queue */
+    uint32_t   block_size;    /* bytes per block; a large page: its whole area */
+    uintptr_t  start;         /* the first block; 16-aligned, 1 KiB aligned */
+    uintptr_t  area;          /* bytes from start to the end of the page */
+    uintptr_t  key;           /* links are stored as next ^ key */
+    uint64_t  *live;          /* live-bitmap word of start: bit (off>>4)&63 of word off>>10 */
+    uintptr_t  tid;           /* owning thread (arenas); 0: every free is slow */
+    wh_block  *local_free;    /* the owner's frees */
+    /* Everything else. */
+    _Atomic(uintptr_t) thread_free;   /* other threads' frees (a stack of blocks) */
+    wh_heap   *heap;
+    struct wh_page *next, *prev;      /* bin, full or large queue of the heap */
+    uint8_t   *slots;         /* exact-size slots of a small page (exact heaps) */
+    uint64_t   div;           /* ceil(2^40 / block_size): index = off * div >> 40 */
+    uint64_t   stamp;         /* free slice: ms when freed; retired page: when emptied */
+    size_t     exact;         /* large page: the size asked for */
+    uint32_t   capacity;      /* blocks carved into the lists so far */
+    uint32_t   reserved;      /* blocks the page can hold */
+    /* Page set-up clears everything above; what follows survives it (a
+     * pusher may still hold the entry on heap->remote_pages). */
+    uint16_t   slice;         /* this entry's slice index in the segment */
+    uint16_t   nslices;       /* head: slices in the page; free: 1 */
+    uint8_t    kind;          /* WH_PK_* */
+    uint8_t    bin;           /* size class (WH_BIN_LARGE for one-block pages) */
+    uint8_t    flags;         /* WH_PF_* */
+    uint8_t    state;         /* free slice: WH_SS_* */
+    _Atomic uint8_t remote_queued;   /* on heap->remote_pages (set by pushers) */
+    struct wh_page *remote_next;      /* on heap->remote_pages */
+} wh_page;
+
+/* A segment header, at the base of its 32 MiB window.  Invariants:
+ *   base == (uintptr_t)this, base % WH_SEG_SIZE == 0, size <= WH_SEG_SIZE;
+ *   data_start <= commit_end <= data_end <= base + size - page;
+ *   slice_page[i] is the head entry of the small or large page covering
+ *     slice i, else &wh_page_none (i >= nslices included);
+ *   bit i of used_map is clear exactly when pages[i] is a WH_PK_FREE slice
+ *     not being purged; free_slices counts them. */
+struct wh_segment {
+    wh_page  *slice_page[WH_SEG_SLICES];   /* first: the free fast path indexes it */
+    uint64_t  magic;          /* wh_heap_secret ^ base ^ WH_SEG_MAGIC */
+    wh_heap  *heap;
+    size_t    size;           /* bytes of this window that the reservation covers */
+    void     *reservation;    /* what wh_vm_release takes (fixed heaps share one) */
+    uintptr_t data_start;     /* first data byte: after metadata and the guard page */
+    uintptr_t data_end;       /* the end guard page */
+    uintptr_t commit_end;     /* data below is committed */
+    uint8_t  *slots;          /* size slots of slice first_slice (exact heaps), or NULL */
+    size_t    slots_committed;/* bytes of the slot area committed */
+    size_t    meta_committed; /* bytes of metadata committed from base */
+    uint64_t *live;           /* live bitmap of [base, base + size) */
+    wh_page  *pages;          /* nslices entries */
+    uint32_t  slice_shift;    /* 16; small fixed heaps: 12..15 (finer pages) */
+    uint32_t  nslices;        /* slices the reservation covers in this window */
+    uint32_t  first_slice;    /* slice of data_start */
+    uint32_t  last_slice;     /* slice of the last data byte */
+    uint32_t  free_slices;    /* WH_PK_FREE data slices */
+    uint32_t  purgeable;      /* free slices not yet WH_SS_PURGED */
+    uint32_t  index;          /* position in the heap's list (walk's region_index) */
+    uint64_t  empty_since;    /* ms since every data slice became free, or 0 */
+    bool      primary;        /* holds the heap: released only with it */
+    uint64_t  used_map[WH_SEG_SLICES / 64];
+    wh_segment *next, *prev;  /* the heap's segments */
+};
+
+/* The header page in front of a huge block.  data + committed is the end of
+ * what is committed; data + committed <= base + reserved - page (guard). */
+struct wh_huge {
+    uint64_t  magic;          /* wh_heap_secret ^ base ^ WH_HUGE_MAGIC */
+    wh_heap  *heap;
+    wh_huge  *next, *prev;    /* the heap's huge blocks, live and cached */
+    uintptr_t base;           /* the reservation */
+    size_t    reserved;
+    uintptr_t data;           /* the block */
+    size_t    size;           /* the size asked for */
+    size_t    committed;      /* usable size: committed bytes from data */
+    uint64_t  stamp;          /* cached (not live): ms when freed */
+    bool      live;
+    bool      zero;           /* live block never written by us: reads zero */
+};
+
+typedef struct wh_page_queue { wh_page *first, *last; } wh_page_queue;
+
+/* wh_heap.flags */
+enum {
+    WH_HF_ARENA      = 0x01,  /* one owner thread, lock-free remote frees */
+    WH_HF_EXACT      = 0x02,  /* keep exact sizes (private heaps) */
+    WH_HF_FIXED      = 0x04,  /* maximum_size != 0: one reservation, no growth */
+    WH_HF_TERMINATE  = 0x08,  /* damage found aborts */
+    WH_HF_PROCESS    = 0x10,  /* the process heap: cannot be destroyed */
+    WH_HF_ABANDONED  = 0x20,  /* an arena without a thread */
+};
+
+/* A heap lives in the metadata of its first segment.  Invariants:
+ *   direct[i] is bins[bin of i*16].first, or &wh_page_empty when that queue
+ *     is empty (so the inline alloc path needs no NULL test);
+ *   every page in bins[b] has bin b and no WH_PAGE_FULL; every page in full
+ *     has it; large pages sit in bins[WH_BIN_LARGE] with WH_PAGE_FULL;
+ *   tid != 0 only for an arena bound to a thread, and then every page's tid
+ *     equals it. */
+struct wh_heap {
+    wh_page  *direct[WH_DIRECT_SLOTS];   /* first: the inline alloc path */
+    uint64_t  magic;          /* wh_heap_secret ^ address ^ WH_HEAP_MAGIC */
+    uintptr_t tid;
+    uint32_t  flags;          /* WH_HF_* */
+    uint32_t  options;        /* the public create options (HEAP_*) */
+    wh_page_queue bins[WH_BINS];
+    wh_page_queue full;
+    _Atomic(wh_page *) remote_pages;     /* pages that got remote frees */
+    wh_segment *segments, *segments_last;
+    wh_segment *seg_hint;     /* where the last page came from */
+    uint32_t  nsegments;
+    uint32_t  segments_made;  /* growth: the next segment's size doubles */
+    wh_huge  *huge;
+    size_t    maximum;        /* fixed heaps: the reservation size */
+    void     *fixed_base;     /* fixed heaps: the one reservation */
+    uint32_t  fixed_windows;  /* fixed heaps: windows set up so far */
+    uint32_t  slice_shift;    /* of its segments: WH_SLICE_SHIFT, less for a small fixed heap */
+    /* Counters, under seg_lock (bytes). */
+    size_t    reserved, committed, reset, peak_committed;
+    uint64_t  purge_due;      /* ms when a purge step is due; UINT64_MAX: none */
+    uint32_t  heartbeat;      /* slow-path calls, for rate limits */
+    /* HeapLock: recursion on top of a plain mutex. */
+    pthread_mutex_t lock;
+    _Atomic(uintptr_t) lock_owner;
+    uint32_t  lock_depth;     /* wheap_heap_lock calls not yet undone */
+    /* Segment list, slices, huge list and counters: the owner's slow paths,
+     * purgers from other threads, stats and walk. */
+    pthread_mutex_t seg_lock;
+    wh_heap  *list_next, *list_prev;     /* all heaps, under the heaps lock */
+    wh_heap  *abandoned_next;
+};
+
+/* A heap sits at this offset in its first segment: a handle is checked by
+ * its offset and the segment map before anything is read through it. */
+#define WH_HEAP_OFFSET ((sizeof(wh_segment) + 63) & ~(size_t)63)
+
+/* Sentinels: wh_page_empty has no free block (the alloc path falls to the
+ * slow path); wh_page_none has tid 0 and area 0 (the free path falls to the
+ * slow path, which finds no block). */
+extern WH_HIDDEN wh_page wh_page_empty;
+extern WH_HIDDEN wh_page wh_page_none;
+/* One byte per 32 MiB window of the address space: 1 when a segment header
+ * sits at its base.  In .bss: untouched parts cost nothing. */
+extern WH_HIDDEN uint8_t wh_segmap[WH_SEGMAP_SIZE];
+extern WH_HIDDEN uintptr_t wh_heap_secret;
+
+/* This thread's identity: the thread pointer, one instruction. */
+WH_INLINE uintptr_t wh_thread_id(void)
+{
+    return (uintptr_t)__builtin_thread_pointer();
+}
+
+/* Serialization of public heaps: recursive on top of a plain mutex (the
+ * owner check makes nested calls free).  Returns whether the lock was
+ * taken, for wh_heap_leave. */
+WH_INLINE bool wh_heap_enter(wh_heap *h, uint32_t flags)
+{
+    if ((flags | h->options) & WHEAP_HEAP_NO_SERIALIZE) return false;
+    uintptr_t me = wh_thread_id();
+    if (atomic_load_explicit(&h->lock_owner, memory_order_relaxed) == me) return false;
+    pthread_mutex_lock(&h->lock);
+    atomic_store_explicit(&h->lock_owner, me, memory_order_relaxed);
+    return true;
+}
+
+WH_INLINE void wh_heap_leave(wh_heap *h, bool locked)
+{
+    if (!locked) return;
+    atomic_store_explicit(&h->lock_owner, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Size class of a request (bins 1..48), for size <= WH_SMALL_MAX. */
+WH_INLINE unsigned wh_bin_of(size_t size)
+{
+    if (size <= 128) return size <= 16 ? 1 : (unsigned)((size + 15) >> 4);
+    size_t s = size - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzl(s);        /* >= 7 */
+    return 8u + (e - 7u) * 4u + (unsigned)((s >> (e - 2u)) & 3u) + 1u;
+}
+
+/* ---- the engine (heap_page.c) ---------------------------------------- */
+
+/* Slow paths behind the inline fast paths.  alloc: any size, NULL on
+ * exhaustion; free: any pointer, any thread. */
+WH_HIDDEN WH_NOINLINE void *wh_heap_alloc_slow(wh_heap *h, size_t size);
+WH_HIDDEN WH_NOINLINE int wh_heap_block_free_slow(void *p);
+/* The owner's free found the page empty or full (used <= 0 after the
+ * decrement): retire, or move it back from the full queue. */
+WH_HIDDEN WH_NOINLINE void wh_heap_page_event(wh_page *pg);
+/* The owner's alloc found a damaged free list in pg. */
+WH_HIDDEN WH_NOINLINE void *wh_heap_alloc_damaged(wh_heap *h, wh_page *pg, size_t size);
+
+/* Pops a block of pg (pg->free != NULL), or NULL if the link is damaged. */
+WH_INLINE void *wh_page_pop(wh_page *pg, wh_block *b)
+{
+    uintptr_t off = (uintptr_t)b - pg->start;
+    if (wh_unlikely(off >= pg->area)) return NULL;
+    pg->free = (wh_block *)(b->next ^ pg->key);
+    pg->used++;
+    pg->live[off >> 10] |= (uint64_t)1 << ((off >> 4) & 63);
+    return b;
+}
+
+/* The arena fast path: a block of at least size bytes, 16-aligned, from h
+ * (only its owner thread calls this); NULL on exhaustion.  Small sizes: a
+ * table load, a list pop and a bitmap store. */
+WH_INLINE void *wh_heap_arena_alloc(wh_heap *h, size_t size)
+{
+    if (wh_likely(size <= WH_DIRECT_MAX)) {
+        wh_page *pg = h->direct[(size + 15) >> 4];
+        wh_block *b = pg->free;
+        if (wh_likely(b != NULL)) {
+            void *p = wh_page_pop(pg, b);
+            if (wh_likely(p != NULL)) return p;
+            return wh_heap_alloc_damaged(h, pg, size);
+        }
+    }
+    return wh_heap_alloc_slow(h, size);
+}
+
+/* Frees a block of any heap from any thread.  Returns WH_BLOCK_OK, or a
+ * WH_BAD_* code for a pointer that is not a live block (nothing changes
+ * then).  The owner's path: segment map, page lookup, owner check, bitmap
+ * test, push. */
+WH_INLINE int wh_heap_block_free(void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t w = a >> WH_SEG_SHIFT;
+    if (wh_likely(w < WH_SEGMAP_SIZE && wh_segmap[w] && (a & (WH_GRANULE - 1)) == 0)) {
+        const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
+        wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
+        uintptr_t off = a - pg->start;
+        if (wh_likely(pg->tid == wh_thread_id() && off < pg->area)) {
+            uint64_t *word = &pg->live[off >> 10];
+            uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
+            uint64_t v = *word;
+            if (wh_likely(v & bit)) {
+                *word = v & ~bit;
+                wh_block *b = p;
+                b->next = (uintptr_t)pg->local_free ^ pg->key;
+                pg->local_free = b;
+                if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
+                return WH_BLOCK_OK;
+            }
+        }
+    }
+    return wh_heap_block_free_slow(p);
+}
+
+/* A new arena: an unserialized heap bound to the calling thread; NULL when
+ * memory is exhausted. */
+WH_HIDDEN wh_heap *wh_heap_new_arena(void);
+/* Any power-of-two alignment; huge alignments come from large or huge
+ * blocks.  The owner thread only. */
+WH_HIDDEN void *wh_heap_arena_alloc_aligned(wh_heap *h, size_t align, size_t size);
+/* Thread exit: the arena keeps its live blocks (other threads may still free
+ * them, lock-free) and waits on a list for wh_heap_arena_adopt. */
+WH_HIDDEN void wh_heap_arena_abandon(wh_heap *h);
+/* An abandoned arena, now bound to the calling thread; NULL if none. */
+WH_HIDDEN wh_heap *wh_heap_arena_adopt(void);
+/* The owner's housekeeping (an arena's thread, or a public heap's lock
+ * holder): collect remote frees, free empty pages, run due purges (force:
+ * all of them now, as malloc_trim).  True if memory went back. */
+WH_HIDDEN bool wh_heap_arena_collect(wh_heap *h, bool force);
+
+/* Usable size of a live block (>= the size asked for), 0 if p is not one. */
+WH_HIDDEN size_t wh_heap_block_usable_size(const void *p);
+/* WH_BLOCK_OK for a live block, else why not; changes nothing. */
+WH_HIDDEN int wh_heap_block_check(const void *p);
+/* The heap of a live block, or NULL. */
+WH_HIDDEN wh_heap *wh_heap_block_heap(const void *p);
+/* True when the first size bytes of the live block p are known to read zero
+ * (fresh large and huge blocks), so calloc can skip its memset. */
+WH_HIDDEN bool wh_heap_block_is_fresh(const void *p, size_t size);
+/* realloc's helper: makes the live block p hold size bytes without moving
+ * it (within its size class, by taking following free slices, or by
+ * committing a huge block's headroom).  The calling thread must own p's
+ * heap (arena) or hold its lock.  False: p is unchanged. */
+WH_HIDDEN bool wh_heap_block_resize_in_place(void *p, size_t size);
+/* wheap_heap_compact / malloc_trim for every arena and the process heap;
+ * true if memory went back to the system. */
+WH_HIDDEN bool wh_heap_trim_all(void);
+/* Purge steps of other threads' arenas that are due (slow paths and the
+ * background purger call it; cheap when nothing is due). */
+WH_HIDDEN void wh_heap_purge_tick(void);
+
+/* pthread_atfork handlers for the heap layer (called by the malloc layer's,
+ * before the regions' in prepare, after them in parent/child).  In the
+ * child, arenas of threads that did not survive the fork are abandoned. */
+WH_HIDDEN void wh_heap_fork_prepare(void);
+WH_HIDDEN void wh_heap_fork_parent(void);
+WH_HIDDEN void wh_heap_fork_child(void);
+
+/* ---- internal to layer 2 (shared between its files) ------------------ */
+
+/* Creates a heap: flags WH_HF_*, options HEAP_*; maximum 0 = growable.
+ * Returns NULL with *err set. */
+WH_HIDDEN wh_heap *wh_heap_create(uint32_t flags, uint32_t options, size_t initial,
+                                  size_t maximum, uint32_t *err);
+/* Destroy: drops a public heap from the list, then releases everything. */
+WH_HIDDEN void wh_heap_unlist(wh_heap *h);
+WH_HIDDEN void wh_heap_release_all(wh_heap *h);
+/* Allocation for the public API (any thread holding the heap's lock): exact
+ * size recorded on exact heaps.  zero: the block reads zero. */
+WH_HIDDEN void *wh_heap_alloc_exact(wh_heap *h, size_t size, bool zero);
+/* Looks p up: WH_BLOCK_OK and *pg / *hg filled for a live block. */
+WH_HIDDEN int wh_heap_block_find(uintptr_t p, wh_page **pg, wh_huge **hg);
+/* Frees a live block found by wh_heap_block_find, as its heap's holder. */
+WH_HIDDEN void wh_heap_free_found(wh_page *pg, wh_huge *hg, void *p);
+/* The exact (or usable) size of a found block, and setting it. */
+WH_HIDDEN size_t wh_heap_found_size(const wh_page *pg, const wh_huge *hg, const void *p);
+WH_HIDDEN size_t wh_heap_found_usable(const wh_page *pg, const wh_huge *hg);
+WH_HIDDEN void wh_heap_found_set_size(wh_page *pg, wh_huge *hg, const void *p, size_t size);
+/* Heap handle check: the handle is one of ours and intact. */
+WH_HIDDEN bool wh_heap_handle_ok(const wh_heap *h);
+/* Reports damage in h: aborts if termination is on, else returns. */
+WH_HIDDEN void wh_heap_damage(const wh_heap *h, const char *what, const void *where);
+/* HeapEnableTerminationOnCorruption for every heap, present and future. */
+WH_HIDDEN void wh_heap_terminate_all(void);
+/* The process heap, created on first use. */
+WH_HIDDEN wh_heap *wh_heap_process(void);
+/* Iterates every live heap (the heaps lock held). */
+WH_HIDDEN void wh_heaps_lock(void);
+WH_HIDDEN void wh_heaps_unlock(void);
+WH_HIDDEN wh_heap *wh_heaps_first(void);
+/* Purging (heap_purge.c).  now: wh_heap_now_ms(), a coarse clock read on
+ * slow paths only.  wh_heap_purge takes seg_lock; the helpers below it
+ * (heap_page.c) want it held. */
+WH_HIDDEN uint64_t wh_heap_now_ms(void);
+WH_HIDDEN void wh_heap_purge(wh_heap *h, uint64_t now, bool force);
+WH_HIDDEN void wh_heap_huge_purge(wh_heap *h, uint64_t now, bool force, uint64_t *next_due);
+WH_HIDDEN void wh_heap_segment_release(wh_heap *h, wh_segment *seg);
+WH_HIDDEN void wh_heap_slices_range(const wh_segment *seg, uint32_t s, uint32_t n,
+                                    uintptr_t *start, uintptr_t *end);
+/* Largest committed free run of h (bytes), seg_lock held. */
+WH_HIDDEN size_t wh_heap_largest_free(wh_heap *h);
+/* Statistics of one heap (stats.c fills wheap_stats from them). */
+typedef struct wh_heap_counters {
+    size_t reserved, committed, reset, allocated, peak_committed;
+} wh_heap_counters;
+WH_HIDDEN void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out);
+/* Bytes in live blocks of every arena (a snapshot). */
+WH_HIDDEN size_t wh_heap_arenas_allocated(void);
+/* Whole-heap metadata check (heap_walk.c); damage reported through
+ * wh_heap_damage. */
+WH_HIDDEN bool wh_heap_check_all(wh_heap *h);
+/* Block size of a size class; is b a carved block start of pg? */
+WH_HIDDEN size_t wh_heap_bin_size(unsigned bin);
+WH_HIDDEN bool wh_heap_page_block_ok(const wh_page *pg, uintptr_t b);
+
+/* ========================================================================
+ * malloc.c: layer 3.  Every thread is bound to an arena (an unserialized
+ * heap of its own) on its first allocation.
+ * ====================================================================== */
+
+/* The calling thread's arena, bound on first use; NULL when memory is
+ * exhausted. */
+WH_HIDDEN wh_heap *wh_malloc_arena(void);
+
 #endif /* WHEAP_INTERNAL_H */
