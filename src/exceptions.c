@@ -343,6 +343,40 @@ static struct sigaction previous;     /* the disposition wheap found */
 static _Atomic int installed;
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* ------------------------------------------------------------------------
+ * fork
+ *
+ * handlers_lock is a leaf (nothing else is taken while it is held), so the
+ * parent may hold it across fork in any order with the other layers' locks.
+ * install_lock nests inside the regions lock and the guard lock is taken by
+ * signal handlers with no other lock held: taking them before fork could
+ * deadlock, so the child just starts them afresh.  A guard transition that
+ * another thread had half done at fork (page reopened, bit not yet cleared)
+ * leaves that page open in the child with its guard still listed: the
+ * child misses that one report, nothing worse.
+ * ---------------------------------------------------------------------- */
+
+static void fork_prepare(void) { pthread_mutex_lock(&handlers_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&handlers_lock); }
+
+static void fork_child(void)
+{
+    pthread_mutex_init(&handlers_lock, NULL);
+    pthread_mutex_init(&install_lock, NULL);
+    atomic_store_explicit(&guard_word, 0, memory_order_relaxed);
+    guard_mine = false;
+    /* Walks of threads that do not exist here never end. */
+    atomic_store_explicit(&walkers, my_walks, memory_order_relaxed);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_register(void)
+{
+    /* glibc keeps the first fork handlers in static storage: no malloc. */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 /* Hands a fault that is not wheap's business to the previous disposition,
  * as the kernel would have delivered it. */
 static void chain(int sig, siginfo_t *si, void *uc)
@@ -394,6 +428,7 @@ static bool same_disposition(const struct sigaction *a, const struct sigaction *
 void wh_exceptions_install(void)
 {
     if (atomic_load_explicit(&installed, memory_order_acquire)) return;
+    pthread_once(&atfork_once, atfork_register);
     pthread_mutex_lock(&install_lock);
     if (!atomic_load_explicit(&installed, memory_order_relaxed)) {
         struct sigaction ours, old;
@@ -405,10 +440,19 @@ void wh_exceptions_install(void)
         sigemptyset(&ours.sa_mask);
         /* Read the old disposition first so that the handler can chain
          * from its very first call; re-read it in case it changed. */
-        sigaction(SIGSEGV, NULL, &previous);
-        if (sigaction(SIGSEGV, &ours, &old) == 0) {
-            if (!same_disposition(&old, &previous)) previous = old;
+        struct sigaction found;
+        sigaction(SIGSEGV, NULL, &found);
+        if ((found.sa_flags & SA_SIGINFO) && found.sa_sigaction == segv_handler) {
+            /* Ours already (a fork in the middle of an install, or a
+             * program that put back the handler it had replaced): chaining
+             * to ourselves would loop; keep what we had found before. */
             atomic_store_explicit(&installed, 1, memory_order_release);
+        } else {
+            previous = found;
+            if (sigaction(SIGSEGV, &ours, &old) == 0) {
+                if (!same_disposition(&old, &previous)) previous = old;
+                atomic_store_explicit(&installed, 1, memory_order_release);
+            }
         }
     }
     pthread_mutex_unlock(&install_lock);

@@ -987,12 +987,15 @@ static void redirty_in_place(uintptr_t addr)
     __atomic_fetch_or((volatile unsigned char *)addr, 0, __ATOMIC_RELAXED);
 }
 
+enum { REDIRTY_DONE, REDIRTY_FAILED, REDIRTY_FORCED };
+
 /* Re-dirties page i of r, present and reset.  Pages this thread may not
  * write are rewritten through /proc/self/mem, which is race-free because
  * nobody can write them while we hold the regions lock, except a guard
- * page the SIGSEGV handler reopens: those are rewritten under the guard
- * lock.  Returns false when the page could not be re-dirtied. */
-static bool redirty_page(wh_region *r, size_t i)
+ * page the SIGSEGV handler reopens: those are rewritten here, under the
+ * guard lock.  The others are left to the caller (REDIRTY_FORCED), which
+ * rewrites whole runs of them with one open of /proc/self/mem. */
+static int redirty_page(wh_region *r, size_t i)
 {
     uintptr_t addr = r->base + i * wh_os_page_size();
     uint16_t s = page_get(r, i);
@@ -1002,13 +1005,13 @@ static bool redirty_page(wh_region *r, size_t i)
         bool still = (s & WH_PG_GUARD) != 0;
         bool ok = still && wh_os_rewrite_forced((void *)addr, 1) == 0;
         wh_guard_unlock();
-        if (still) return ok;
+        if (still) return ok ? REDIRTY_DONE : REDIRTY_FAILED;
     }
     if (page_writable(s)) {
         redirty_in_place(addr);
-        return true;
+        return REDIRTY_DONE;
     }
-    return wh_os_rewrite_forced((void *)addr, 1) == 0;
+    return REDIRTY_FORCED;
 }
 
 /* Caller holds the regions lock; every page of [i0, i1) is committed.
@@ -1020,7 +1023,7 @@ static uint32_t vm_undo_pages(wh_region *r, size_t i0, size_t i1)
     size_t page = wh_os_page_size();
     if (r->flags & (WH_RG_VIEW | WH_RG_LARGE_PAGES)) return 0;   /* reset did nothing */
     bool lost = false;
-    size_t undone = 0;
+    size_t undone = 0, forced0 = 0, forced = 0;   /* a run of REDIRTY_FORCED pages */
     uint8_t resident[512];
     for (size_t c = i0; c < i1; c += sizeof resident) {
         size_t n = i1 - c < sizeof resident ? i1 - c : sizeof resident;
@@ -1036,7 +1039,16 @@ static uint32_t vm_undo_pages(wh_region *r, size_t i0, size_t i1)
             uint16_t s = page_get(r, i);
             if (!(s & WH_PG_RESET)) continue;
             if (resident[k] & WH_OS_PAGE_PRESENT) {
-                if (!redirty_page(r, i)) lost = true;
+                int how = redirty_page(r, i);
+                if (how == REDIRTY_FAILED) lost = true;
+                if (how == REDIRTY_FORCED && forced && forced0 + forced == i) {
+                    forced++;
+                } else if (how == REDIRTY_FORCED) {
+                    if (forced && wh_os_rewrite_forced((void *)(r->base + forced0 * page),
+                                                       forced) != 0) lost = true;
+                    forced0 = i;
+                    forced = 1;
+                }
             } else if (!(resident[k] & WH_OS_PAGE_SWAPPED) && !(s & PG_RESET_EMPTY)) {
                 lost = true;   /* discarded: it reads as zero from now on */
             }
@@ -1046,6 +1058,8 @@ static uint32_t vm_undo_pages(wh_region *r, size_t i0, size_t i1)
             undone++;
         }
     }
+    if (forced && wh_os_rewrite_forced((void *)(r->base + forced0 * page), forced) != 0)
+        lost = true;
     if (undone) atomic_fetch_sub_explicit(&vm_reset, undone * page, memory_order_relaxed);
     return lost ? WHEAP_ERROR_NOT_ENOUGH_MEMORY : 0;
 }
