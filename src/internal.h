@@ -311,11 +311,6 @@ typedef struct wh_region {
 
 WH_HIDDEN void wh_regions_lock(void);
 WH_HIDDEN void wh_regions_unlock(void);
-/* pthread_atfork handlers, called by the malloc layer's (lowest layer last
- * in prepare, first in parent/child). */
-WH_HIDDEN void wh_regions_fork_prepare(void);
-WH_HIDDEN void wh_regions_fork_parent(void);
-WH_HIDDEN void wh_regions_fork_child(void);
 /* A fresh descriptor with zeroed page state (all reserved); NULL on ENOMEM.
  * Caller holds the lock. */
 WH_HIDDEN wh_region *wh_region_new(uintptr_t base, size_t size);
@@ -901,12 +896,25 @@ WH_HIDDEN size_t wh_heap_bin_size(unsigned bin);
 WH_HIDDEN bool wh_heap_page_block_ok(const wh_page *pg, uintptr_t b);
 
 /* ========================================================================
- * malloc.c: layer 3.  Every thread is bound to an arena (an unserialized
- * heap of its own) on its first allocation.
+ * arena.c: layer 2, threads bound to arenas (unserialized heaps of their
+ * own) for malloc and the process heap.
  * ====================================================================== */
 
-/* The calling thread's arena, bound on first use; NULL when memory is
- * exhausted. */
-WH_HIDDEN wh_heap *wh_malloc_arena(void);
+extern WH_HIDDEN __thread wh_heap *wh_tl_arena __attribute__((tls_model("initial-exec")));
+
+/* The calling thread's arena, or NULL before its first allocation. */
+WH_INLINE wh_heap *wh_arena_get(void)
+{
+    return wh_tl_arena;
+}
+/* Binds the calling thread to an arena (adopted or new); NULL when memory
+ * is exhausted. */
+WH_HIDDEN WH_NOINLINE wh_heap *wh_arena_bind(void);
+/* The calling thread's arena, bound on first use. */
+WH_INLINE wh_heap *wh_arena_current(void)
+{
+    wh_heap *h = wh_tl_arena;
+    return wh_likely(h != NULL) ? h : wh_arena_bind();
+}
 
 #endif /* WHEAP_INTERNAL_H */

@@ -36,10 +36,18 @@ void wh_regions_unlock(void) { pthread_mutex_unlock(&region_lock); }
 
 /* fork: the parent holds the lock across fork so that the child's copy of
  * the table is consistent; the child starts with a fresh lock (the owner
- * recorded in the copied one is a thread that does not exist there). */
-void wh_regions_fork_prepare(void) { pthread_mutex_lock(&region_lock); }
-void wh_regions_fork_parent(void) { pthread_mutex_unlock(&region_lock); }
-void wh_regions_fork_child(void) { pthread_mutex_init(&region_lock, NULL); }
+ * recorded in the copied one is a thread that does not exist there).
+ * Layer 1 registers its own handlers, first of all (priority 101), so they
+ * run innermost: after every upper layer's prepare, before their parent and
+ * child handlers.  No malloc: glibc keeps 48 handlers in static storage. */
+static void regions_fork_prepare(void) { pthread_mutex_lock(&region_lock); }
+static void regions_fork_parent(void) { pthread_mutex_unlock(&region_lock); }
+static void regions_fork_child(void) { pthread_mutex_init(&region_lock, NULL); }
+
+__attribute__((constructor(101))) static void regions_fork_register(void)
+{
+    pthread_atfork(regions_fork_prepare, regions_fork_parent, regions_fork_child);
+}
 
 /* ------------------------------------------------------------------------
  * Metadata pools (caller holds the lock)

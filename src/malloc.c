@@ -1,0 +1,362 @@
+/*
+ * Layer 3: the malloc family over private heaps.
+ *
+ * Every thread is bound to an arena, an unserialized private heap of its
+ * own (arena.c, heap_page.c).  The call tree:
+ *
+ *   malloc ── wh_arena_get (TLS load) ── wh_heap_arena_alloc (inline pop)
+ *      └─ malloc_slow: first call in a thread (wh_arena_bind), a page
+ *         refill (wh_heap_alloc_slow), exhaustion (ENOMEM)
+ *   free ── wh_heap_block_free (inline: owner push, or remote push)
+ *      └─ bad_pointer: one line naming wheap, then abort
+ *
+ * The wheap_* names are always exported.  The libc names, their __libc_*
+ * aliases and the C++ operators (new.cc) are exported unless configured
+ * with --disable-malloc-override.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* glibc never hands out blocks larger than PTRDIFF_MAX. */
+#define MAX_REQUEST ((size_t)PTRDIFF_MAX)
+#define MALLOC_ALIGN ((size_t)16)
+
+/* ------------------------------------------------------------------------
+ * Diagnostics
+ * ---------------------------------------------------------------------- */
+
+WH_COLD static void bad_pointer(const char *call, const void *p, int why)
+{
+    const char *what = why == WH_BAD_DOUBLE_FREE ? "double free or already freed pointer"
+                     : why == WH_BAD_INTERIOR    ? "pointer into the middle of a block"
+                     : why == WH_BAD_CORRUPT     ? "block metadata damaged"
+                                                 : "pointer not allocated by wheap";
+    if (wh_options_get()->abort_on_misuse)
+        wh_fatal("%s(): %s: %p", call, what, p);
+    wh_message("%s(): %s: %p (ignored: abort_on_misuse=0)", call, what, p);
+}
+
+/* ------------------------------------------------------------------------
+ * Allocation
+ * ---------------------------------------------------------------------- */
+
+WH_NOINLINE static void *malloc_slow(size_t size)
+{
+    if (size > MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    wh_heap *h = wh_arena_current();
+    void *p = h ? wh_heap_arena_alloc(h, size) : NULL;
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+WH_INLINE void *malloc_inline(size_t size)
+{
+    wh_heap *h = wh_arena_get();
+    if (wh_likely(h != NULL)) {
+        void *p = wh_heap_arena_alloc(h, size);
+        if (wh_likely(p != NULL)) return p;
+    }
+    return malloc_slow(size);
+}
+
+void *wheap_malloc(size_t size)
+{
+    return malloc_inline(size);
+}
+
+void *wheap_calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (wh_unlikely(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = malloc_inline(total);
+    /* Fresh pages from the OS are already zero; the heap tells us when it
+     * handed out such a block so large callocs skip the memset. */
+    if (p && !wh_heap_block_is_fresh(p, total)) memset(p, 0, total);
+    return p;
+}
+
+/* glibc 2.36 memalign: alignment up to 16 is plain malloc; a non-power of
+ * two is rounded up to the next power of two; over SIZE_MAX/2+1, EINVAL. */
+static void *memalign_glibc(size_t alignment, size_t size)
+{
+    if (alignment <= MALLOC_ALIGN) return malloc_inline(size);
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!wh_is_pow2(alignment)) {
+        size_t a = MALLOC_ALIGN * 2;
+        while (a < alignment) a <<= 1;
+        alignment = a;
+    }
+    if (size > MAX_REQUEST || size > SIZE_MAX - alignment - 64) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    wh_heap *h = wh_arena_current();
+    void *p = h ? wh_heap_arena_alloc_aligned(h, alignment, size) : NULL;
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+void *wheap_memalign(size_t alignment, size_t size)
+{
+    return memalign_glibc(alignment, size);
+}
+
+void *wheap_aligned_alloc(size_t alignment, size_t size)
+{
+    return memalign_glibc(alignment, size);
+}
+
+int wheap_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (alignment % sizeof(void *) != 0 || !wh_is_pow2(alignment / sizeof(void *)))
+        return EINVAL;
+    int saved = errno;
+    void *p = memalign_glibc(alignment, size);
+    if (!p) {
+        int e = errno;
+        errno = saved;
+        return e ? e : ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+void *wheap_valloc(size_t size)
+{
+    return memalign_glibc(wh_os_page_size(), size);
+}
+
+void *wheap_pvalloc(size_t size)
+{
+    size_t page = wh_os_page_size();
+    if (size > SIZE_MAX - 2 * page - 64) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return memalign_glibc(page, wh_align_up(size, page));
+}
+
+/* ------------------------------------------------------------------------
+ * Free and realloc
+ * ---------------------------------------------------------------------- */
+
+WH_INLINE void free_inline(void *p, const char *call)
+{
+    if (wh_unlikely(p == NULL)) return;
+    int why = wh_heap_block_free(p);
+    if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
+}
+
+void wheap_free(void *p)
+{
+    free_inline(p, "free");
+}
+
+void wheap_free_sized(void *p, size_t size)
+{
+    (void)size;
+    free_inline(p, "free_sized");
+}
+
+void wheap_free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+    (void)alignment;
+    (void)size;
+    free_inline(p, "free_aligned_sized");
+}
+
+void *wheap_realloc(void *p, size_t size)
+{
+    if (!p) return malloc_inline(size);
+    if (size == 0) {             /* glibc: frees and returns NULL */
+        free_inline(p, "realloc");
+        return NULL;
+    }
+    size_t usable = wh_heap_block_usable_size(p);
+    if (wh_unlikely(usable == 0)) {
+        bad_pointer("realloc", p, wh_heap_block_check(p));
+        return NULL;
+    }
+    if (size > MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* Shrinking by less than half, or growing within the slack: keep it. */
+    if (size <= usable && size >= usable / 2) return p;
+    wh_heap *h = wh_arena_current();
+    if (h && wh_heap_block_resize_in_place(p, size)) return p;
+    void *q = h ? wh_heap_arena_alloc(h, size) : NULL;
+    if (!q) {
+        errno = ENOMEM;
+        return NULL;             /* p untouched */
+    }
+    memcpy(q, p, size < usable ? size : usable);
+    free_inline(p, "realloc");
+    return q;
+}
+
+void *wheap_reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return wheap_realloc(p, total);
+}
+
+size_t wheap_malloc_usable_size(void *p)
+{
+    if (!p) return 0;
+    return wh_heap_block_usable_size(p);
+}
+
+/* ------------------------------------------------------------------------
+ * Statistics and control
+ * ---------------------------------------------------------------------- */
+
+int wheap_malloc_trim(size_t pad)
+{
+    (void)pad;
+    return wh_heap_trim_all() ? 1 : 0;
+}
+
+struct mallinfo2 wheap_mallinfo2(void)
+{
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    wheap_stats st = { .size = sizeof st };
+    wheap_get_stats(NULL, &st);
+    mi.arena = st.committed;                  /* non-mmapped space: all of it */
+    mi.uordblks = st.allocated;
+    mi.fordblks = st.committed > st.allocated ? st.committed - st.allocated : 0;
+    mi.keepcost = st.reset;
+    mi.usmblks = st.peak_committed;
+    return mi;
+}
+
+void wheap_malloc_stats(void)
+{
+    wheap_stats st = { .size = sizeof st };
+    wheap_get_stats(NULL, &st);
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "wheap %s\nreserved bytes    = %10zu\ncommitted bytes   = %10zu\n"
+                     "reset bytes       = %10zu\nin use bytes      = %10zu\n"
+                     "peak committed    = %10zu\nheaps             = %10zu\n",
+                     PACKAGE_VERSION, st.reserved, st.committed, st.reset, st.allocated,
+                     st.peak_committed, st.heaps);
+    if (n > 0) wh_os_write_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+int wheap_malloc_info(int options, void *stream)
+{
+    FILE *f = stream;
+    if (options != 0 || !f) {
+        errno = EINVAL;
+        return -1;
+    }
+    wheap_stats st = { .size = sizeof st };
+    wheap_get_stats(NULL, &st);
+    fprintf(f, "<malloc version=\"1\" allocator=\"wheap %s\">\n", PACKAGE_VERSION);
+    fprintf(f, "<total type=\"reserved\" size=\"%zu\"/>\n", st.reserved);
+    fprintf(f, "<total type=\"committed\" size=\"%zu\"/>\n", st.committed);
+    fprintf(f, "<total type=\"reset\" size=\"%zu\"/>\n", st.reset);
+    fprintf(f, "<total type=\"allocated\" size=\"%zu\"/>\n", st.allocated);
+    fprintf(f, "<system type=\"current\" size=\"%zu\"/>\n", st.committed);
+    fprintf(f, "<system type=\"max\" size=\"%zu\"/>\n", st.peak_committed);
+    fprintf(f, "<heaps count=\"%zu\"/>\n</malloc>\n", st.heaps);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The libc names
+ * ---------------------------------------------------------------------- */
+
+#ifdef WHEAP_MALLOC_OVERRIDE
+
+/* The aliases share their targets' code; attributes such as malloc or
+ * nothrow on glibc's prototypes are promises about behaviour that the
+ * targets keep, so GCC's attribute comparison has nothing to say. */
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+
+#define WH_ALIAS(name) __attribute__((alias(#name), visibility("default"), used))
+
+void *malloc(size_t size) WH_ALIAS(wheap_malloc);
+void *calloc(size_t n, size_t size) WH_ALIAS(wheap_calloc);
+void *realloc(void *p, size_t size) WH_ALIAS(wheap_realloc);
+void *reallocarray(void *p, size_t n, size_t size) WH_ALIAS(wheap_reallocarray);
+void free(void *p) WH_ALIAS(wheap_free);
+void cfree(void *p) WH_ALIAS(wheap_free);
+void free_sized(void *p, size_t size) WH_ALIAS(wheap_free_sized);
+void free_aligned_sized(void *p, size_t alignment, size_t size)
+    WH_ALIAS(wheap_free_aligned_sized);
+void *aligned_alloc(size_t alignment, size_t size) WH_ALIAS(wheap_aligned_alloc);
+void *memalign(size_t alignment, size_t size) WH_ALIAS(wheap_memalign);
+int posix_memalign(void **out, size_t alignment, size_t size) WH_ALIAS(wheap_posix_memalign);
+void *valloc(size_t size) WH_ALIAS(wheap_valloc);
+void *pvalloc(size_t size) WH_ALIAS(wheap_pvalloc);
+size_t malloc_usable_size(void *p) WH_ALIAS(wheap_malloc_usable_size);
+int malloc_trim(size_t pad) WH_ALIAS(wheap_malloc_trim);
+struct mallinfo2 mallinfo2(void) WH_ALIAS(wheap_mallinfo2);
+void malloc_stats(void) WH_ALIAS(wheap_malloc_stats);
+int malloc_info(int options, FILE *stream) WH_ALIAS(wheap_malloc_info);
+
+void *__libc_malloc(size_t size) WH_ALIAS(wheap_malloc);
+void *__libc_calloc(size_t n, size_t size) WH_ALIAS(wheap_calloc);
+void *__libc_realloc(void *p, size_t size) WH_ALIAS(wheap_realloc);
+void *__libc_reallocarray(void *p, size_t n, size_t size) WH_ALIAS(wheap_reallocarray);
+void __libc_free(void *p) WH_ALIAS(wheap_free);
+void *__libc_memalign(size_t alignment, size_t size) WH_ALIAS(wheap_memalign);
+void *__libc_valloc(size_t size) WH_ALIAS(wheap_valloc);
+void *__libc_pvalloc(size_t size) WH_ALIAS(wheap_pvalloc);
+int __posix_memalign(void **out, size_t alignment, size_t size)
+    WH_ALIAS(wheap_posix_memalign);
+
+/* mallopt: the glibc parameters that mean something here are accepted. */
+__attribute__((visibility("default"))) int mallopt(int param, int value)
+{
+    (void)value;
+    switch (param) {
+    case M_ARENA_MAX: case M_MMAP_THRESHOLD: case M_TRIM_THRESHOLD: case M_PERTURB:
+    case M_TOP_PAD: case M_MMAP_MAX: case M_ARENA_TEST: case M_MXFAST:
+        return 1;
+    default:
+        return 0;
+    }
+}
+int __libc_mallopt(int param, int value) WH_ALIAS(mallopt);
+
+/* The old mallinfo: int fields, saturated. */
+__attribute__((visibility("default"))) struct mallinfo mallinfo(void)
+{
+    struct mallinfo2 m2 = wheap_mallinfo2();
+    struct mallinfo m;
+    memset(&m, 0, sizeof m);
+#define SAT(x) ((x) > (size_t)INT32_MAX ? INT32_MAX : (int)(x))
+    m.arena = SAT(m2.arena);
+    m.uordblks = SAT(m2.uordblks);
+    m.fordblks = SAT(m2.fordblks);
+    m.keepcost = SAT(m2.keepcost);
+    m.usmblks = SAT(m2.usmblks);
+#undef SAT
+    return m;
+}
+struct mallinfo __libc_mallinfo(void) WH_ALIAS(mallinfo);
+
+#endif /* WHEAP_MALLOC_OVERRIDE */
