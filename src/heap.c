@@ -51,6 +51,44 @@ WH_COLD static void *fail_no_memory(wh_heap *h, uint32_t flags)
 }
 
 /* ------------------------------------------------------------------------
+ * The lock's slow halves
+ * ---------------------------------------------------------------------- */
+
+void wh_lock_init(wh_lock *l)
+{
+    atomic_init(&l->state, 0);
+    pthread_mutex_init(&l->m, NULL);
+    pthread_cond_init(&l->c, NULL);
+}
+
+/* Taken by someone: spin a little (the holder is usually about to give it
+ * back), then sleep.  A waiter takes the word as 2, so that the giver
+ * wakes the next sleeper in turn; the mutex orders sleeping against waking,
+ * so no wake-up is lost. */
+void wh_lock_wait(wh_lock *l)
+{
+    for (int i = 0; i < 100; i++) {
+        wh_cpu_relax();
+        uint32_t expected = 0;
+        if (atomic_load_explicit(&l->state, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_weak_explicit(&l->state, &expected, 1, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+    pthread_mutex_lock(&l->m);
+    while (atomic_exchange_explicit(&l->state, 2, memory_order_acquire) != 0)
+        pthread_cond_wait(&l->c, &l->m);
+    pthread_mutex_unlock(&l->m);
+}
+
+void wh_lock_wake(wh_lock *l)
+{
+    pthread_mutex_lock(&l->m);
+    pthread_cond_signal(&l->c);
+    pthread_mutex_unlock(&l->m);
+}
+
+/* ------------------------------------------------------------------------
  * Creation and destruction
  * ---------------------------------------------------------------------- */
 
@@ -130,37 +168,69 @@ WH_NOINLINE static void *alloc_general(wh_heap *h, uint32_t flags, size_t bytes)
     return wh_heap_alloc_exact(h, bytes, (flags & WHEAP_HEAP_ZERO_MEMORY) != 0);
 }
 
-WH_COLD static void *alloc_bad_call(wh_heap *h, uint32_t flags)
+/* The inline part of an allocation: a block of the size class's current
+ * page, its exact size in the page's slots.  NULL: take the general path. */
+WH_INLINE void *alloc_inline(wh_heap *h, size_t bytes)
+{
+    wh_page *pg = h->direct[(bytes + 15) >> 4];
+    wh_block *b = pg->free;
+    if (wh_unlikely(b == NULL)) return NULL;
+    void *p = wh_page_pop(pg, b);
+    if (wh_likely(p != NULL) && pg->slots) {
+        uint64_t idx = ((uint64_t)((uintptr_t)p - pg->start) * pg->div) >> 40;
+        pg->slots[idx] = (uint8_t)(pg->block_size - bytes);
+    }
+    return p;
+}
+
+/* Everything but an unserialized small allocation: the lock, the
+ * heartbeat, big and zeroed blocks, failures and bad calls. */
+WH_NOINLINE static void *alloc_slow(wh_heap *h, uint32_t flags, size_t bytes)
 {
     if (!wh_heap_handle_ok(h)) return fail_ptr(WHEAP_ERROR_INVALID_HANDLE);
-    (void)flags;
-    return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    if (flags & ~ALLOC_FLAGS) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
+    bool locked = wh_heap_enter(h, flags);
+    if (wh_unlikely(h->countdown <= 1)) wh_heap_heartbeat(h);
+    else h->countdown--;
+    void *p = NULL;
+    if (bytes <= WH_DIRECT_MAX && !(flags & WHEAP_HEAP_ZERO_MEMORY)) p = alloc_inline(h, bytes);
+    if (!p) p = alloc_general(h, flags, bytes);
+    wh_heap_leave(h, locked);
+    if (wh_unlikely(!p)) return fail_no_memory(h, flags);
+    return p;
+}
+
+/* A serialized small request: the lock's word taken and given back around
+ * the inline pop, no mutex, no call when nobody waits. */
+WH_NOINLINE static void *alloc_serialized(wh_heap *h, uint32_t flags, size_t bytes)
+{
+    uint32_t free_state = 0;
+    if (atomic_load_explicit(&h->lock_owner, memory_order_relaxed) != wh_thread_id() &&
+        atomic_compare_exchange_strong_explicit(&h->lock.state, &free_state, 1,
+                                                memory_order_acquire, memory_order_relaxed)) {
+        h->countdown--;
+        void *p = alloc_inline(h, bytes);
+        if (wh_unlikely(atomic_exchange_explicit(&h->lock.state, 0, memory_order_release) == 2))
+            wh_lock_wake(&h->lock);
+        if (wh_likely(p != NULL)) return p;
+    }
+    return alloc_slow(h, flags, bytes);
 }
 
 void *wheap_heap_alloc(wheap_heap *heap, uint32_t flags, size_t bytes)
 {
+    /* Inline, with no call: a small request, no flags but
+     * HEAP_NO_SERIALIZE, on an unserialized heap. */
     wh_heap *h = (wh_heap *)heap;
-    if (wh_unlikely(!wh_heap_handle_ok(h) || (flags & ~ALLOC_FLAGS))) return alloc_bad_call(h, flags);
-    bool locked = wh_heap_enter(h, flags);
-    void *p = NULL;
-    if (wh_likely(bytes <= WH_DIRECT_MAX && !(flags & WHEAP_HEAP_ZERO_MEMORY))) {
-        /* The inline path: pop, then the exact size in the page's slots. */
-        wh_page *pg = h->direct[(bytes + 15) >> 4];
-        wh_block *b = pg->free;
-        if (wh_likely(b != NULL) && wh_likely((p = wh_page_pop(pg, b)) != NULL)) {
-            if (pg->slots) {
-                uint64_t idx = ((uint64_t)((uintptr_t)p - pg->start) * pg->div) >> 40;
-                pg->slots[idx] = (uint8_t)(pg->block_size - bytes);
-            }
-        } else {
-            p = alloc_general(h, flags, bytes);
-        }
-    } else {
-        p = alloc_general(h, flags, bytes);
+    if (wh_likely(wh_heap_handle_ok(h) && !(flags & ~WHEAP_HEAP_NO_SERIALIZE) &&
+                  bytes <= WH_DIRECT_MAX && h->countdown > 1)) {
+        if (!((flags | h->options) & WHEAP_HEAP_NO_SERIALIZE) && !WH_SINGLE_THREADED())
+            return alloc_serialized(h, flags, bytes);
+        h->countdown--;
+        void *p = alloc_inline(h, bytes);
+        if (wh_likely(p != NULL)) return p;
     }
-    wh_heap_leave(h, locked);
-    if (wh_unlikely(!p)) return fail_no_memory(h, flags);
-    return p;
+    return alloc_slow(h, flags, bytes);
 }
 
 /* ------------------------------------------------------------------------
@@ -186,39 +256,66 @@ WH_NOINLINE static bool free_general(wh_heap *h, void *mem)
     return rc == WH_BLOCK_OK;
 }
 
-bool wheap_heap_free(wheap_heap *heap, uint32_t flags, void *mem)
+/* The owner's free of a block of h, with "this heap" for "this thread":
+ * the block goes to the front of the free list, to be reused while it is
+ * still cached.  False: not a live block of h at a glance (look closer). */
+WH_INLINE bool free_inline(wh_heap *h, void *mem)
 {
-    wh_heap *h = (wh_heap *)heap;
-    if (wh_unlikely(!wh_heap_handle_ok(h))) return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
-    if (wh_unlikely(flags & ~(WHEAP_HEAP_NO_SERIALIZE | WHEAP_HEAP_GENERATE_EXCEPTIONS)))
+    uintptr_t a = (uintptr_t)mem;
+    if (wh_unlikely((a & WH_FREE_FILTER) != 0 || !wh_segmap[a >> WH_SEG_SHIFT])) return false;
+    const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
+    wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
+    uintptr_t off = a - pg->start;
+    if (wh_unlikely(pg->tid != (uintptr_t)h || off >= pg->area)) return false;
+    uint64_t *word = &pg->live[off >> 10];
+    uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
+    uint64_t v = *word;
+    if (wh_unlikely(!(v & bit))) return false;
+    *word = v & ~bit;
+    wh_block *b = mem;
+    b->next = (uintptr_t)pg->free ^ pg->key;
+    pg->free = b;
+    if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
+    return true;
+}
+
+WH_NOINLINE static bool free_slow(wh_heap *h, uint32_t flags, void *mem)
+{
+    if (!wh_heap_handle_ok(h)) return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
+    if (flags & ~(WHEAP_HEAP_NO_SERIALIZE | WHEAP_HEAP_GENERATE_EXCEPTIONS))
         return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
     if (!mem) return true;
     bool locked = wh_heap_enter(h, flags);
-    bool ok = false;
-    uintptr_t a = (uintptr_t)mem;
-    uintptr_t w = a >> WH_SEG_SHIFT;
-    if (wh_likely(w < WH_SEGMAP_SIZE && wh_segmap[w] && (a & (WH_GRANULE - 1)) == 0)) {
-        /* The owner's free, with "this heap" in place of "this thread". */
-        const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
-        wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
-        uintptr_t off = a - pg->start;
-        if (wh_likely(pg->heap == h && off < pg->area)) {
-            uint64_t *word = &pg->live[off >> 10];
-            uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
-            uint64_t v = *word;
-            if (wh_likely(v & bit)) {
-                *word = v & ~bit;
-                wh_block *b = mem;
-                b->next = (uintptr_t)pg->local_free ^ pg->key;
-                pg->local_free = b;
-                if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
-                ok = true;
-            }
-        }
-    }
-    if (!ok) ok = free_general(h, mem);
+    bool ok = free_inline(h, mem) || free_general(h, mem);
     wh_heap_leave(h, locked);
     return ok ? true : fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+}
+
+/* A serialized free: as alloc_serialized.  One that needs a closer look
+ * gives the lock back and takes the general path, which locks anew. */
+WH_NOINLINE static bool free_serialized(wh_heap *h, uint32_t flags, void *mem)
+{
+    uint32_t free_state = 0;
+    if (atomic_load_explicit(&h->lock_owner, memory_order_relaxed) != wh_thread_id() &&
+        atomic_compare_exchange_strong_explicit(&h->lock.state, &free_state, 1,
+                                                memory_order_acquire, memory_order_relaxed)) {
+        bool ok = free_inline(h, mem);
+        if (wh_unlikely(atomic_exchange_explicit(&h->lock.state, 0, memory_order_release) == 2))
+            wh_lock_wake(&h->lock);
+        if (wh_likely(ok)) return true;
+    }
+    return free_slow(h, flags, mem);
+}
+
+bool wheap_heap_free(wheap_heap *heap, uint32_t flags, void *mem)
+{
+    wh_heap *h = (wh_heap *)heap;
+    if (wh_likely(wh_heap_handle_ok(h) && !(flags & ~WHEAP_HEAP_NO_SERIALIZE))) {
+        if (!((flags | h->options) & WHEAP_HEAP_NO_SERIALIZE) && !WH_SINGLE_THREADED())
+            return free_serialized(h, flags, mem);
+        if (wh_likely(free_inline(h, mem))) return true;
+    }
+    return free_slow(h, flags, mem);
 }
 
 size_t wheap_heap_size(wheap_heap *heap, uint32_t flags, const void *mem)
@@ -245,18 +342,7 @@ size_t wheap_heap_size(wheap_heap *heap, uint32_t flags, const void *mem)
 bool wheap_heap_validate(wheap_heap *heap, uint32_t flags, const void *mem)
 {
     wh_heap *h = (wh_heap *)heap;
-    if (!wh_heap_handle_ok(h)) {
-        if (h && ((uintptr_t)h & WH_SEG_MASK) == WH_HEAP_OFFSET) {
-            /* A heap whose own header is damaged. */
-            uintptr_t w = (uintptr_t)h >> WH_SEG_SHIFT;
-            if (w < WH_SEGMAP_SIZE && wh_segmap[w]) {
-                const wh_segment *seg = (const wh_segment *)((uintptr_t)h - WH_HEAP_OFFSET);
-                if (seg->heap == h && seg->primary && (h->flags & WH_HF_TERMINATE))
-                    wh_fatal("heap %p is corrupted: heap header", (const void *)h);
-            }
-        }
-        return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
-    }
+    if (!wh_heap_handle_ok(h)) return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
     if (flags & ~WHEAP_HEAP_NO_SERIALIZE) return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
     bool locked = wh_heap_enter(h, flags);
     bool ok;
@@ -362,7 +448,7 @@ bool wheap_heap_lock(wheap_heap *heap)
         return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
     uintptr_t me = wh_thread_id();
     if (atomic_load_explicit(&h->lock_owner, memory_order_relaxed) != me) {
-        pthread_mutex_lock(&h->lock);
+        wh_lock_take(&h->lock);
         atomic_store_explicit(&h->lock_owner, me, memory_order_relaxed);
     }
     h->lock_depth++;
@@ -379,7 +465,7 @@ bool wheap_heap_unlock(wheap_heap *heap)
         return fail_bool(WHEAP_ERROR_NOT_LOCKED);
     if (--h->lock_depth == 0) {
         atomic_store_explicit(&h->lock_owner, 0, memory_order_relaxed);
-        pthread_mutex_unlock(&h->lock);
+        wh_lock_give(&h->lock);
     }
     return true;
 }

@@ -37,7 +37,6 @@ uintptr_t wh_heap_secret;
 
 #define WH_SEG_MAGIC  ((uint64_t)0x5345474d454e5431)   /* "SEGMENT1" */
 #define WH_HUGE_MAGIC ((uint64_t)0x48554745424c4b31)   /* "HUGEBLK1" */
-#define WH_HEAP_MAGIC ((uint64_t)0x5748454150484450)   /* "WHEAPHDP" */
 
 /* Public heaps, arenas (never freed, so other threads may walk the list
  * without a lock) and abandoned arenas. */
@@ -78,16 +77,6 @@ static uint64_t huge_magic(const wh_huge *hg)
 static uint64_t heap_magic(const wh_heap *h)
 {
     return wh_heap_secret ^ (uintptr_t)h ^ WH_HEAP_MAGIC;
-}
-
-bool wh_heap_handle_ok(const wh_heap *h)
-{
-    /* Read through the handle only once the segment map says a heap's
-     * first segment is there: a stale or foreign handle must not crash. */
-    if (((uintptr_t)h & WH_SEG_MASK) != WH_HEAP_OFFSET) return false;
-    uintptr_t w = (uintptr_t)h >> WH_SEG_SHIFT;
-    if (w >= WH_SEGMAP_SIZE || !__atomic_load_n(&wh_segmap[w], __ATOMIC_ACQUIRE)) return false;
-    return h->magic == heap_magic(h);
 }
 
 static _Atomic bool terminate_all;
@@ -418,7 +407,7 @@ static wh_segment *segment_new(wh_heap *h, uint32_t n)
     count_commit(h, (ptrdiff_t)l.meta_commit);
     h->segments_made++;
     segment_link(h, seg);
-    segmap_set((uintptr_t)seg, 1);
+    segmap_set((uintptr_t)seg, WH_SEGMAP_SEGMENT);
     return seg;
 }
 
@@ -453,7 +442,7 @@ static wh_segment *segment_next_window(wh_heap *h)
     count_commit(h, (ptrdiff_t)l.meta_commit);
     h->fixed_windows++;
     segment_link(h, seg);
-    segmap_set(base, 1);
+    segmap_set(base, WH_SEGMAP_SEGMENT);
     return seg;
 }
 
@@ -694,7 +683,9 @@ static void page_free(wh_heap *h, wh_page *pg)
     /* Whatever the block held, the slices are dirty now. */
     pthread_mutex_lock(&h->seg_lock);
     slices_give(h, seg, pg->slice, pg->nslices, false, now);
+    bool due = h->purge_due <= now;
     pthread_mutex_unlock(&h->seg_lock);
+    if (due) wh_heap_purge(h, now, false);
 }
 
 /* Carves more blocks of a small page into its free list: about an OS
@@ -799,13 +790,9 @@ static void page_unqueue(wh_heap *h, wh_page *pg)
 static void page_retire(wh_heap *h, wh_page *pg, bool keep_current)
 {
     if (keep_current && pg->kind == WH_PK_SMALL && !(pg->flags & WH_PF_DAMAGED) &&
-        !(pg->used & WH_PAGE_FULL) && h->bins[pg->bin].first == pg) {
-        if (!(pg->flags & WH_PF_RETIRED)) {
-            pg->flags |= WH_PF_RETIRED;
-            pg->stamp = 0;   /* the next purge pass stamps it */
-        }
-        return;
-    }
+        !(pg->used & WH_PAGE_FULL) && h->bins[pg->bin].first == pg)
+        return;   /* free_retired_pages deals with empty current pages */
+    WH_DEBUG_ASSERT((pg->flags & WH_PF_DAMAGED) || wh_page_is_valid(pg));
     page_unqueue(h, pg);
     pg->used = 0;
     pg->free = pg->local_free = NULL;
@@ -833,6 +820,9 @@ static void page_after_collect(wh_heap *h, wh_page *pg)
 void wh_heap_page_event(wh_page *pg)
 {
     wh_heap *h = pg->heap;
+    /* The common case first: the bin's current page went empty (an
+     * alloc/free pair); it stays as it is. */
+    if (pg->used == 0 && h->bins[pg->bin].first == pg && pg->kind == WH_PK_SMALL) return;
     if (pg->used & WH_PAGE_FULL) page_unfull(h, pg);
     if (page_used(pg) == 0) page_retire(h, pg, true);
 }
@@ -868,6 +858,7 @@ static wh_page *bin_find_page(wh_heap *h, unsigned bin)
         wh_page *next = pg->next;
         page_refill(h, pg);
         if (!pg->free && pg->capacity < pg->reserved) page_extend(pg);
+        WH_DEBUG_ASSERT((pg->flags & WH_PF_DAMAGED) || wh_page_is_valid(pg));
         if (pg->free && !(pg->flags & WH_PF_DAMAGED)) {
             pg->flags &= ~WH_PF_RETIRED;
             if (q->first != pg) {
@@ -1190,13 +1181,20 @@ int wh_heap_block_find(uintptr_t a, wh_page **pg_out, wh_huge **hg_out)
     return WH_BLOCK_OK;
 }
 
-/* The owner's free of a block found live (no checks left to make). */
+/* The owner's free of a block found live (no checks left to make).  An
+ * arena's go to local_free (its alloc slow path is its heartbeat); a
+ * public heap's to free (reused first, while still in the cache). */
 static void page_free_block(wh_page *pg, uintptr_t a)
 {
     live_clear(pg, a);
     wh_block *b = (wh_block *)a;
-    b->next = (uintptr_t)pg->local_free ^ pg->key;
-    pg->local_free = b;
+    if (pg->heap->flags & WH_HF_ARENA) {
+        b->next = (uintptr_t)pg->local_free ^ pg->key;
+        pg->local_free = b;
+    } else {
+        b->next = (uintptr_t)pg->free ^ pg->key;
+        pg->free = b;
+    }
     if ((int32_t)--pg->used <= 0) wh_heap_page_event(pg);
 }
 
@@ -1431,7 +1429,8 @@ static void heap_init_struct(wh_heap *h, uint32_t flags, uint32_t options)
     h->flags = flags;
     h->options = options;
     h->purge_due = UINT64_MAX;
-    pthread_mutex_init(&h->lock, NULL);
+    h->countdown = 64;
+    wh_lock_init(&h->lock);
     pthread_mutex_init(&h->seg_lock, NULL);
     atomic_init(&h->remote_pages, NULL);
     atomic_init(&h->lock_owner, 0);
@@ -1491,7 +1490,8 @@ wh_heap *wh_heap_create(uint32_t flags, uint32_t options, size_t initial, size_t
     }
     heap_init_struct(h, flags, options);
     h->slice_shift = shift;
-    if (flags & WH_HF_ARENA) h->tid = wh_thread_id();
+    /* Pages carry their owner's token: an arena's thread, else the heap. */
+    h->tid = (flags & WH_HF_ARENA) ? wh_thread_id() : (uintptr_t)h;
     h->reserved = rsize;
     count_commit(h, (ptrdiff_t)l.meta_commit);
     segment_link(h, seg);
@@ -1502,7 +1502,7 @@ wh_heap *wh_heap_create(uint32_t flags, uint32_t options, size_t initial, size_t
     } else {
         h->segments_made = 1;
     }
-    segmap_set((uintptr_t)seg, 1);
+    segmap_set((uintptr_t)seg, WH_SEGMAP_HEAP);
 
     /* initial_size is committed up front, over as many segments as needed
      * (a fixed heap commits what its room allows). */
@@ -1638,10 +1638,17 @@ static void free_retired_pages(wh_heap *h, uint64_t now, bool force)
     uint64_t delay = wh_options_get()->purge_delay_ms;
     for (unsigned bin = 1; bin <= WH_BIN_SMALL_MAX; bin++) {
         wh_page *pg = h->bins[bin].first;
-        if (!pg || !(pg->flags & WH_PF_RETIRED)) continue;
+        if (!pg) continue;
         if (page_used(pg) != 0) {
             pg->flags &= ~WH_PF_RETIRED;
             continue;
+        }
+        /* Empty since at least the previous pass (or it was used and
+         * emptied again meanwhile: a pair in flight; it may go all the
+         * same, after the delay). */
+        if (!(pg->flags & WH_PF_RETIRED)) {
+            pg->flags |= WH_PF_RETIRED;
+            pg->stamp = 0;
         }
         page_collect_thread_free(h, pg);
         if (!force && (pg->stamp == 0 || pg->stamp + delay > now)) {
@@ -1660,7 +1667,7 @@ static bool heap_has_retired(const wh_heap *h)
 {
     for (unsigned bin = 1; bin <= WH_BIN_SMALL_MAX; bin++) {
         const wh_page *pg = h->bins[bin].first;
-        if (pg && (pg->flags & WH_PF_RETIRED)) return true;
+        if (pg && page_used(pg) == 0) return true;
     }
     return false;
 }
@@ -1669,14 +1676,21 @@ static bool heap_has_retired(const wh_heap *h)
  * waits for it, or every sixteenth call (retired pages, other arenas). */
 static void heap_heartbeat(wh_heap *h)
 {
+    h->countdown = 64;
     collect_remote_pages(h);
     bool periodic = (++h->heartbeat & 15) == 0;
     uint64_t due = __atomic_load_n(&h->purge_due, __ATOMIC_RELAXED);
     if (due == UINT64_MAX && !periodic) return;
     uint64_t now = wh_heap_now_ms();
+    WH_DEBUG_ASSERT(!periodic || wh_heap_is_valid(h));
     if (periodic && heap_has_retired(h)) free_retired_pages(h, now, false);
     if (due <= now) wh_heap_purge(h, now, false);
     if (periodic && (h->flags & WH_HF_ARENA)) wh_heap_purge_tick();
+}
+
+void wh_heap_heartbeat(wh_heap *h)
+{
+    heap_heartbeat(h);
 }
 
 bool wh_heap_arena_collect(wh_heap *h, bool force)
@@ -1837,7 +1851,7 @@ void wh_heap_fork_child(void)
     for (wh_heap *h = heaps_first; h; h = h->list_next) {
         pthread_mutex_init(&h->seg_lock, NULL);
         if (atomic_load(&h->lock_owner) != me) {
-            pthread_mutex_init(&h->lock, NULL);
+            wh_lock_init(&h->lock);
             atomic_store(&h->lock_owner, 0);
             h->lock_depth = 0;
         }

@@ -223,6 +223,7 @@ typedef struct checker {
     wh_heap    *h;
     const char *what;
     const void *where;
+    bool        tolerate_damaged;   /* *_is_valid: a page already reported is fine */
 } checker;
 
 static bool fail(checker *c, const char *what, const void *where)
@@ -249,6 +250,11 @@ static long list_length(checker *c, const wh_segment *seg, const wh_page *pg, co
     return n;
 }
 
+static const wh_segment *page_segment_of(const wh_page *pg)
+{
+    return (const wh_segment *)((uintptr_t)pg & ~(uintptr_t)WH_SEG_MASK);
+}
+
 static bool check_page(checker *c, const wh_segment *seg, const wh_page *pg)
 {
     if (pg->heap != c->h) return fail(c, "page heap", pg);
@@ -269,10 +275,11 @@ static bool check_page(checker *c, const wh_segment *seg, const wh_page *pg)
         return fail(c, "page size class", pg);
     if (pg->reserved != pg->area / pg->block_size || pg->capacity > pg->reserved)
         return fail(c, "page capacity", pg);
+    if ((pg->flags & WH_PF_DAMAGED) && c->tolerate_damaged) return true;
     long nf = list_length(c, seg, pg, pg->free);
     long nl = list_length(c, seg, pg, pg->local_free);
     if (nf < 0 || nl < 0) return false;
-    if (pg->flags & WH_PF_DAMAGED) return fail(c, "page marked damaged", pg);
+    if (pg->flags & WH_PF_DAMAGED) return c->tolerate_damaged || fail(c, "page marked damaged", pg);
     if ((uint64_t)nf + (uint64_t)nl + used != pg->capacity) return fail(c, "page block count", pg);
     uint32_t live = 0;
     for (uint32_t i = 0; i < pg->capacity; i++)
@@ -321,11 +328,6 @@ static bool check_segment(checker *c, const wh_segment *seg)
     return true;
 }
 
-static const wh_segment *page_segment_of(const wh_page *pg)
-{
-    return (const wh_segment *)((uintptr_t)pg & ~(uintptr_t)WH_SEG_MASK);
-}
-
 /* bin: the queue's size class; WH_BIN_LARGE: the large pages (always
  * flagged full); 0: the full queue. */
 static bool check_queue(checker *c, const wh_page_queue *q, unsigned bin, size_t limit)
@@ -346,10 +348,14 @@ static bool check_queue(checker *c, const wh_page_queue *q, unsigned bin, size_t
     return true;
 }
 
-bool wh_heap_check_all(wh_heap *h)
+static bool check_heap(checker *c0, wh_heap *h)
 {
-    checker c = { .h = h };
+    checker c = *c0;
     bool ok = true;
+    if (h->magic != (wh_heap_secret ^ (uintptr_t)h ^ WH_HEAP_MAGIC)) {
+        *c0 = (checker){ h, "heap header", h, c0->tolerate_damaged };
+        return false;
+    }
     pthread_mutex_lock(&h->seg_lock);
     size_t pages = 0;
     for (wh_segment *seg = h->segments; seg && ok; seg = seg->next) {
@@ -376,6 +382,32 @@ bool wh_heap_check_all(wh_heap *h)
             ok = fail(&c, "huge block header", hg);
     }
     pthread_mutex_unlock(&h->seg_lock);
+    *c0 = c;
+    return ok;
+}
+
+bool wh_heap_check_all(wh_heap *h)
+{
+    checker c = { .h = h };
+    bool ok = check_heap(&c, h);
     if (!ok) wh_heap_damage(h, c.what, c.where);
     return ok;
+}
+
+bool wh_heap_is_valid(wh_heap *h)
+{
+    checker c = { .h = h, .tolerate_damaged = true };
+    return check_heap(&c, h);
+}
+
+bool wh_page_is_valid(const wh_page *pg)
+{
+    checker c = { .h = pg->heap, .tolerate_damaged = true };
+    return check_page(&c, page_segment_of(pg), pg);
+}
+
+bool wh_segment_is_valid(const wh_segment *seg)
+{
+    checker c = { .h = seg->heap, .tolerate_damaged = true };
+    return check_segment(&c, seg);
 }

@@ -472,6 +472,18 @@ WH_HIDDEN void wh_ww_released(wh_region *r);
  * ====================================================================== */
 
 #include <pthread.h>
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+/* glibc's own flag: true until the process first creates a thread.  A
+ * serialized heap needs no lock while nobody else could call it (glibc's
+ * malloc skips its arena locks the same way). */
+#define WH_SINGLE_THREADED() (__libc_single_threaded != 0)
+#endif
+#endif
+#ifndef WH_SINGLE_THREADED
+#define WH_SINGLE_THREADED() false
+#endif
 
 #define WH_SEG_SHIFT     25
 #define WH_SEG_SIZE      ((size_t)1 << WH_SEG_SHIFT)          /* the segment window */
@@ -550,8 +562,9 @@ typedef struct wh_page {
     uintptr_t  area;          /* bytes from start to the end of the page */
     uintptr_t  key;           /* links are stored as next ^ key */
     uint64_t  *live;          /* live-bitmap word of start: bit (off>>4)&63 of word off>>10 */
-    uintptr_t  tid;           /* owning thread (arenas); 0: every free is slow */
-    wh_block  *local_free;    /* the owner's frees */
+    uintptr_t  tid;           /* owner token: an arena's thread, a public heap's address,
+                               * 0 (abandoned arena, sentinels): frees go slow */
+    wh_block  *local_free;    /* an arena owner's frees (public heaps free into free) */
     /* Everything else. */
     _Atomic(uintptr_t) thread_free;   /* other threads' frees (a stack of blocks) */
     wh_heap   *heap;
@@ -626,6 +639,16 @@ struct wh_huge {
 
 typedef struct wh_page_queue { wh_page *first, *last; } wh_page_queue;
 
+/* HeapLock's lock: a word taken with one CAS and given back with one
+ * exchange; only waiters touch the mutex and condition variable (a sleeping
+ * waiter marks the word 2, and the giver then wakes one).  glibc's mutex
+ * costs some fifty instructions more per call on the serialized path. */
+typedef struct wh_lock {
+    _Atomic uint32_t state;   /* 0 free, 1 held, 2 held and somebody may sleep */
+    pthread_mutex_t  m;
+    pthread_cond_t   c;
+} wh_lock;
+
 /* wh_heap.flags */
 enum {
     WH_HF_ARENA      = 0x01,  /* one owner thread, lock-free remote frees */
@@ -646,7 +669,8 @@ enum {
 struct wh_heap {
     wh_page  *direct[WH_DIRECT_SLOTS];   /* first: the inline alloc path */
     uint64_t  magic;          /* wh_heap_secret ^ address ^ WH_HEAP_MAGIC */
-    uintptr_t tid;
+    uintptr_t tid;            /* the pages' owner token (see wh_page.tid) */
+    uint32_t  countdown;      /* public heaps: calls until the next heartbeat */
     uint32_t  flags;          /* WH_HF_* */
     uint32_t  options;        /* the public create options (HEAP_*) */
     wh_page_queue bins[WH_BINS];
@@ -665,8 +689,8 @@ struct wh_heap {
     size_t    reserved, committed, reset, peak_committed;
     uint64_t  purge_due;      /* ms when a purge step is due; UINT64_MAX: none */
     uint32_t  heartbeat;      /* slow-path calls, for rate limits */
-    /* HeapLock: recursion on top of a plain mutex. */
-    pthread_mutex_t lock;
+    /* HeapLock: recursion on top of a plain lock. */
+    wh_lock   lock;
     _Atomic(uintptr_t) lock_owner;
     uint32_t  lock_depth;     /* wheap_heap_lock calls not yet undone */
     /* Segment list, slices, huge list and counters: the owner's slow paths,
@@ -679,16 +703,35 @@ struct wh_heap {
 /* A heap sits at this offset in its first segment: a handle is checked by
  * its offset and the segment map before anything is read through it. */
 #define WH_HEAP_OFFSET ((sizeof(wh_segment) + 63) & ~(size_t)63)
+#define WH_HEAP_MAGIC  ((uint64_t)0x5748454150484450)   /* "WHEAPHDP" */
 
 /* Sentinels: wh_page_empty has no free block (the alloc path falls to the
  * slow path); wh_page_none has tid 0 and area 0 (the free path falls to the
  * slow path, which finds no block). */
 extern WH_HIDDEN wh_page wh_page_empty;
 extern WH_HIDDEN wh_page wh_page_none;
-/* One byte per 32 MiB window of the address space: 1 when a segment header
- * sits at its base.  In .bss: untouched parts cost nothing. */
+/* One byte per 32 MiB window of the address space: non-zero when a segment
+ * header sits at its base, WH_SEGMAP_HEAP when that segment also holds its
+ * heap.  In .bss: untouched parts cost nothing. */
+#define WH_SEGMAP_SEGMENT 1
+#define WH_SEGMAP_HEAP    2
 extern WH_HIDDEN uint8_t wh_segmap[WH_SEGMAP_SIZE];
 extern WH_HIDDEN uintptr_t wh_heap_secret;
+
+/* Is h a live heap?  Its offset in a window, then the segment map (which
+ * marks a heap's first segment apart) say so without reading through h;
+ * the heap's magic is checked by validation, not here. */
+WH_INLINE bool wh_heap_handle_ok(const wh_heap *h)
+{
+    uintptr_t a = (uintptr_t)h;
+    const uintptr_t high = ~(((uintptr_t)1 << WH_ADDRESS_BITS) - 1);
+    if (wh_unlikely((a & (high | WH_SEG_MASK)) != WH_HEAP_OFFSET)) return false;
+    return wh_likely(wh_segmap[a >> WH_SEG_SHIFT] == WH_SEGMAP_HEAP);
+}
+
+/* Does a lie below the user address limit and on a 16-byte boundary?
+ * One test: the free paths' first filter. */
+#define WH_FREE_FILTER (~(((uintptr_t)1 << WH_ADDRESS_BITS) - 1) | (WH_GRANULE - 1))
 
 /* This thread's identity: the thread pointer, one instruction. */
 WH_INLINE uintptr_t wh_thread_id(void)
@@ -696,15 +739,35 @@ WH_INLINE uintptr_t wh_thread_id(void)
     return (uintptr_t)__builtin_thread_pointer();
 }
 
-/* Serialization of public heaps: recursive on top of a plain mutex (the
- * owner check makes nested calls free).  Returns whether the lock was
- * taken, for wh_heap_leave. */
+/* The lock's slow halves (heap.c). */
+WH_HIDDEN WH_NOINLINE void wh_lock_wait(wh_lock *l);
+WH_HIDDEN WH_NOINLINE void wh_lock_wake(wh_lock *l);
+WH_HIDDEN void wh_lock_init(wh_lock *l);
+
+WH_INLINE void wh_lock_take(wh_lock *l)
+{
+    uint32_t free_state = 0;
+    if (wh_unlikely(!atomic_compare_exchange_strong_explicit(&l->state, &free_state, 1,
+                                                             memory_order_acquire,
+                                                             memory_order_relaxed)))
+        wh_lock_wait(l);
+}
+
+WH_INLINE void wh_lock_give(wh_lock *l)
+{
+    if (wh_unlikely(atomic_exchange_explicit(&l->state, 0, memory_order_release) == 2))
+        wh_lock_wake(l);
+}
+
+/* Serialization of public heaps: recursive on top of the lock (the owner
+ * check makes nested calls free).  Returns whether the lock was taken, for
+ * wh_heap_leave. */
 WH_INLINE bool wh_heap_enter(wh_heap *h, uint32_t flags)
 {
-    if ((flags | h->options) & WHEAP_HEAP_NO_SERIALIZE) return false;
+    if (((flags | h->options) & WHEAP_HEAP_NO_SERIALIZE) || WH_SINGLE_THREADED()) return false;
     uintptr_t me = wh_thread_id();
     if (atomic_load_explicit(&h->lock_owner, memory_order_relaxed) == me) return false;
-    pthread_mutex_lock(&h->lock);
+    wh_lock_take(&h->lock);
     atomic_store_explicit(&h->lock_owner, me, memory_order_relaxed);
     return true;
 }
@@ -713,7 +776,7 @@ WH_INLINE void wh_heap_leave(wh_heap *h, bool locked)
 {
     if (!locked) return;
     atomic_store_explicit(&h->lock_owner, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&h->lock);
+    wh_lock_give(&h->lock);
 }
 
 /* Size class of a request (bins 1..48), for size <= WH_SMALL_MAX. */
@@ -772,8 +835,7 @@ WH_INLINE void *wh_heap_arena_alloc(wh_heap *h, size_t size)
 WH_INLINE int wh_heap_block_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t w = a >> WH_SEG_SHIFT;
-    if (wh_likely(w < WH_SEGMAP_SIZE && wh_segmap[w] && (a & (WH_GRANULE - 1)) == 0)) {
+    if (wh_likely((a & WH_FREE_FILTER) == 0 && wh_segmap[a >> WH_SEG_SHIFT])) {
         const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
         wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
         uintptr_t off = a - pg->start;
@@ -858,8 +920,9 @@ WH_HIDDEN void wh_heap_free_found(wh_page *pg, wh_huge *hg, void *p);
 WH_HIDDEN size_t wh_heap_found_size(const wh_page *pg, const wh_huge *hg, const void *p);
 WH_HIDDEN size_t wh_heap_found_usable(const wh_page *pg, const wh_huge *hg);
 WH_HIDDEN void wh_heap_found_set_size(wh_page *pg, wh_huge *hg, const void *p, size_t size);
-/* Heap handle check: the handle is one of ours and intact. */
-WH_HIDDEN bool wh_heap_handle_ok(const wh_heap *h);
+/* The public heaps' heartbeat, every so many calls (LIFO frees give their
+ * slow paths no regular beat): remote pages, retired pages, due purges. */
+WH_HIDDEN WH_NOINLINE void wh_heap_heartbeat(wh_heap *h);
 /* Reports damage in h: aborts if termination is on, else returns. */
 WH_HIDDEN void wh_heap_damage(const wh_heap *h, const char *what, const void *where);
 /* HeapEnableTerminationOnCorruption for every heap, present and future. */
@@ -894,6 +957,20 @@ WH_HIDDEN bool wh_heap_check_all(wh_heap *h);
 /* Block size of a size class; is b a carved block start of pg? */
 WH_HIDDEN size_t wh_heap_bin_size(unsigned bin);
 WH_HIDDEN bool wh_heap_page_block_ok(const wh_page *pg, uintptr_t b);
+/* The invariants written next to the fields, checked without reporting
+ * (heap_walk.c).  The owner (or lock holder) calls them. */
+WH_HIDDEN bool wh_page_is_valid(const wh_page *pg);
+WH_HIDDEN bool wh_segment_is_valid(const wh_segment *seg);
+WH_HIDDEN bool wh_heap_is_valid(wh_heap *h);
+/* Debug builds (CPPFLAGS=-DWH_DEBUG) check them on the slow paths. */
+#ifdef WH_DEBUG
+#define WH_DEBUG_ASSERT(x) \
+    do { \
+        if (!(x)) wh_fatal("assertion failed: %s (%s:%u)", #x, __FILE__, (unsigned)__LINE__); \
+    } while (0)
+#else
+#define WH_DEBUG_ASSERT(x) ((void)0)
+#endif
 
 /* ========================================================================
  * arena.c: layer 2, threads bound to arenas (unserialized heaps of their
