@@ -266,12 +266,12 @@ WH_INLINE bool free_inline(wh_heap *h, void *mem)
     const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
     wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
     uintptr_t off = a - pg->start;
-    if (wh_unlikely(pg->tid != (uintptr_t)h || off >= pg->area)) return false;
+    if (wh_unlikely(pg->tid != ((uintptr_t)h | 1) || off >= pg->area)) return false;
     uint64_t *word = &pg->live[off >> 10];
     uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
     uint64_t v = *word;
     if (wh_unlikely(!(v & bit))) return false;
-    *word = v & ~bit;
+    *word = v ^ bit;
     wh_block *b = mem;
     b->next = (uintptr_t)pg->free ^ pg->key;
     pg->free = b;

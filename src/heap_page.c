@@ -151,13 +151,44 @@ static void bin_direct_range(unsigned bin, unsigned *lo, unsigned *hi)
     if (*hi < *lo) *hi = *lo - 1;     /* empty */
 }
 
+static void page_unqueue(wh_heap *h, wh_page *pg);
+static void page_free(wh_heap *h, wh_page *pg);
+
+/* After any change to bin's queue: its head becomes the current page (the
+ * one the direct table names, holding the extra count); a page that stops
+ * being current and turns out empty goes back to its segment. */
 static void set_direct(wh_heap *h, unsigned bin)
 {
     if (bin > WH_BIN_SMALL_MAX) return;
+    wh_page *head = h->bins[bin].first;
+    wh_page *old = h->current[bin];
+    if (old != head) {
+        h->current[bin] = head;
+        if (head) {
+            head->flags |= WH_PF_CURRENT;
+            head->used++;
+        }
+        if (old) {
+            old->flags &= ~WH_PF_CURRENT;
+            if (--old->used == 0) {          /* not full, so still queued */
+                page_unqueue(h, old);
+                page_free(h, old);
+            }
+        }
+    }
     unsigned lo, hi;
     bin_direct_range(bin, &lo, &hi);
-    wh_page *pg = h->bins[bin].first ? h->bins[bin].first : &wh_page_empty;
+    wh_page *pg = head ? head : &wh_page_empty;
     for (unsigned i = lo; i <= hi && i < WH_DIRECT_SLOTS; i++) h->direct[i] = pg;
+}
+
+/* pg stops being current without a successor chosen yet. */
+static void page_drop_current(wh_heap *h, wh_page *pg)
+{
+    if (!(pg->flags & WH_PF_CURRENT)) return;
+    pg->flags &= ~WH_PF_CURRENT;
+    pg->used--;
+    h->current[pg->bin] = NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -766,9 +797,10 @@ static void page_refill(wh_heap *h, wh_page *pg)
     }
 }
 
+/* Blocks out (the current page's extra count left out). */
 static uint32_t page_used(const wh_page *pg)
 {
-    return pg->used & ~WH_PAGE_FULL;
+    return (pg->used & ~WH_PAGE_FULL) - ((pg->flags & WH_PF_CURRENT) ? 1u : 0u);
 }
 
 /* Takes pg off whichever queue holds it. */
@@ -789,10 +821,10 @@ static void page_unqueue(wh_heap *h, wh_page *pg)
  * finds it still empty; any other empty page goes back to its segment. */
 static void page_retire(wh_heap *h, wh_page *pg, bool keep_current)
 {
-    if (keep_current && pg->kind == WH_PK_SMALL && !(pg->flags & WH_PF_DAMAGED) &&
-        !(pg->used & WH_PAGE_FULL) && h->bins[pg->bin].first == pg)
+    if (keep_current && (pg->flags & WH_PF_CURRENT) && !(pg->flags & WH_PF_DAMAGED))
         return;   /* free_retired_pages deals with empty current pages */
     WH_DEBUG_ASSERT((pg->flags & WH_PF_DAMAGED) || wh_page_is_valid(pg));
+    page_drop_current(h, pg);
     page_unqueue(h, pg);
     pg->used = 0;
     pg->free = pg->local_free = NULL;
@@ -820,9 +852,6 @@ static void page_after_collect(wh_heap *h, wh_page *pg)
 void wh_heap_page_event(wh_page *pg)
 {
     wh_heap *h = pg->heap;
-    /* The common case first: the bin's current page went empty (an
-     * alloc/free pair); it stays as it is. */
-    if (pg->used == 0 && h->bins[pg->bin].first == pg && pg->kind == WH_PK_SMALL) return;
     if (pg->used & WH_PAGE_FULL) page_unfull(h, pg);
     if (page_used(pg) == 0) page_retire(h, pg, true);
 }
@@ -1225,6 +1254,21 @@ static int remote_free(wh_page *pg, uintptr_t a)
     return WH_BLOCK_OK;
 }
 
+int wh_heap_free_remote(wh_page *pg, void *p)
+{
+    /* The inline path matched an arena page by its 64 KiB slice (exact:
+     * arenas never use finer slices); a bit that is not set means the
+     * pointer is no live block start: the slow path says why. */
+    uintptr_t a = (uintptr_t)p;
+    uintptr_t off = a - pg->start;
+    uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
+    if (!(__atomic_load_n(&pg->live[off >> 10], __ATOMIC_RELAXED) & bit) ||
+        pg->kind == WH_PK_TAIL)
+        return wh_heap_block_free_slow(p);
+    int rc = remote_free(pg, a);
+    return rc == WH_BLOCK_OK ? rc : wh_heap_block_free_slow(p);
+}
+
 void wh_heap_free_found(wh_page *pg, wh_huge *hg, void *p)
 {
     if (hg) huge_free(hg->heap, hg);
@@ -1491,7 +1535,7 @@ wh_heap *wh_heap_create(uint32_t flags, uint32_t options, size_t initial, size_t
     heap_init_struct(h, flags, options);
     h->slice_shift = shift;
     /* Pages carry their owner's token: an arena's thread, else the heap. */
-    h->tid = (flags & WH_HF_ARENA) ? wh_thread_id() : (uintptr_t)h;
+    h->tid = (flags & WH_HF_ARENA) ? wh_thread_id() : (uintptr_t)h | 1;
     h->reserved = rsize;
     count_commit(h, (ptrdiff_t)l.meta_commit);
     segment_link(h, seg);

@@ -264,6 +264,12 @@ static bool check_page(checker *c, const wh_segment *seg, const wh_page *pg)
         return fail(c, "page start", pg);
     if (pg->start + pg->area != end || end > seg->commit_end) return fail(c, "page area", pg);
     uint32_t used = pg->used & ~WH_PAGE_FULL;
+    if (pg->flags & WH_PF_CURRENT) {
+        if (pg->kind != WH_PK_SMALL || used == 0 || c->h->current[pg->bin] != pg ||
+            c->h->bins[pg->bin].first != pg)
+            return fail(c, "current page", pg);
+        used--;
+    }
     if (pg->kind == WH_PK_LARGE) {
         if (pg->reserved != 1 || pg->capacity != 1 || used > 1) return fail(c, "large page", pg);
         if (used != (uint32_t)live_bit(seg, pg->start) &&
@@ -369,6 +375,10 @@ static bool check_heap(checker *c0, wh_heap *h)
     }
     for (unsigned b = 1; ok && b <= WH_BIN_LARGE; b++) ok = check_queue(&c, &h->bins[b], b, pages);
     if (ok) ok = check_queue(&c, &h->full, 0, pages);
+    for (unsigned b = 1; ok && b <= WH_BIN_SMALL_MAX; b++)
+        if (h->current[b] != h->bins[b].first ||
+            (h->current[b] && !(h->current[b]->flags & WH_PF_CURRENT)))
+            ok = fail(&c, "current page table", &h->current[b]);
     for (unsigned i = 0; ok && i < WH_DIRECT_SLOTS; i++) {
         unsigned bin = wh_bin_of(i ? i * 16 : 1);
         const wh_page *want = h->bins[bin].first ? h->bins[bin].first : &wh_page_empty;

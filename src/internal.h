@@ -533,6 +533,7 @@ enum {
     WH_PF_ZERO    = 0x01,  /* large page: the block has never been written */
     WH_PF_DAMAGED = 0x02,  /* a free list was found damaged: never allocated from */
     WH_PF_RETIRED = 0x04,  /* empty, kept as the bin's current page */
+    WH_PF_CURRENT = 0x08,  /* its bin's current page: used carries one extra */
 };
 
 /* While a page sits in the full queue its used count carries this bit, so
@@ -548,8 +549,11 @@ typedef struct wh_huge wh_huge;
 /* One entry per slice of a segment; the head slice of a page describes the
  * page.  Invariants (head entries, under the owner or the heap lock):
  *   reserved = area / block_size (1 for a large page), capacity <= reserved;
- *   (used & ~WH_PAGE_FULL) + |free| + |local_free| == capacity, where used
- *     counts blocks out, remote frees not yet collected included;
+ *   (used & ~WH_PAGE_FULL) - current + |free| + |local_free| == capacity,
+ *     where used counts blocks out (remote frees not yet collected
+ *     included) and current is 1 for the bin's current page (WH_PF_CURRENT):
+ *     that extra keeps the free fast path's `--used <= 0` test quiet when an
+ *     alloc/free pair empties the current page;
  *   a live bit is set exactly at the start of each block that is out and was
  *     not freed since (remote frees clear theirs early, best effort);
  *   WH_PAGE_FULL in used <=> the page is in its heap's full queue. */
@@ -562,8 +566,9 @@ typedef struct wh_page {
     uintptr_t  area;          /* bytes from start to the end of the page */
     uintptr_t  key;           /* links are stored as next ^ key */
     uint64_t  *live;          /* live-bitmap word of start: bit (off>>4)&63 of word off>>10 */
-    uintptr_t  tid;           /* owner token: an arena's thread, a public heap's address,
-                               * 0 (abandoned arena, sentinels): frees go slow */
+    uintptr_t  tid;           /* owner token: an arena's thread pointer (16-aligned), 0
+                               * for an abandoned arena or a sentinel, a public
+                               * heap's address | 1 (its frees take its lock) */
     wh_block  *local_free;    /* an arena owner's frees (public heaps free into free) */
     /* Everything else. */
     _Atomic(uintptr_t) thread_free;   /* other threads' frees (a stack of blocks) */
@@ -674,6 +679,7 @@ struct wh_heap {
     uint32_t  flags;          /* WH_HF_* */
     uint32_t  options;        /* the public create options (HEAP_*) */
     wh_page_queue bins[WH_BINS];
+    wh_page      *current[WH_BIN_SMALL_MAX + 1];   /* == bins[b].first, flagged CURRENT */
     wh_page_queue full;
     _Atomic(wh_page *) remote_pages;     /* pages that got remote frees */
     wh_segment *segments, *segments_last;
@@ -828,10 +834,16 @@ WH_INLINE void *wh_heap_arena_alloc(wh_heap *h, size_t size)
     return wh_heap_alloc_slow(h, size);
 }
 
+/* Another thread's free into an arena page (pg found by the inline path):
+ * lock-free, the live bit cleared with one atomic and the block pushed on
+ * the page's thread_free stack.  Anything odd goes to the slow path. */
+WH_HIDDEN WH_NOINLINE int wh_heap_free_remote(wh_page *pg, void *p);
+
 /* Frees a block of any heap from any thread.  Returns WH_BLOCK_OK, or a
  * WH_BAD_* code for a pointer that is not a live block (nothing changes
  * then).  The owner's path: segment map, page lookup, owner check, bitmap
- * test, push. */
+ * test, push; an arena's block freed by another thread goes straight to
+ * wh_heap_free_remote. */
 WH_INLINE int wh_heap_block_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
@@ -839,12 +851,14 @@ WH_INLINE int wh_heap_block_free(void *p)
         const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
         wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
         uintptr_t off = a - pg->start;
-        if (wh_likely(pg->tid == wh_thread_id() && off < pg->area)) {
+        if (wh_unlikely(pg->tid != wh_thread_id())) {
+            if (!(pg->tid & 1) && off < pg->area) return wh_heap_free_remote(pg, p);
+        } else if (wh_likely(off < pg->area)) {
             uint64_t *word = &pg->live[off >> 10];
             uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
             uint64_t v = *word;
             if (wh_likely(v & bit)) {
-                *word = v & ~bit;
+                *word = v ^ bit;
                 wh_block *b = p;
                 b->next = (uintptr_t)pg->local_free ^ pg->key;
                 pg->local_free = b;

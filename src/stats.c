@@ -30,6 +30,7 @@ void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out)
                 if (end > start) out->reset += end - start;
             } else if (e->kind == WH_PK_SMALL) {
                 uint32_t used = __atomic_load_n(&e->used, __ATOMIC_RELAXED) & ~WH_PAGE_FULL;
+                if ((e->flags & WH_PF_CURRENT) && used) used--;
                 out->allocated += (size_t)used * e->block_size;
             } else if (e->kind == WH_PK_LARGE) {
                 if (__atomic_load_n(&e->used, __ATOMIC_RELAXED) & ~WH_PAGE_FULL)
