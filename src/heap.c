@@ -98,6 +98,7 @@ wheap_heap *wheap_heap_create(uint32_t options, size_t initial_size, size_t maxi
     uint32_t err;
     wh_heap *h = wh_heap_create(WH_HF_EXACT, options, initial_size, maximum_size, &err);
     if (!h) return fail_ptr(err);
+    wh_heap_background_start();
     return (wheap_heap *)h;
 }
 

@@ -49,6 +49,8 @@ static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 void wh_heaps_lock(void) { pthread_mutex_lock(&heaps_mutex); }
 void wh_heaps_unlock(void) { pthread_mutex_unlock(&heaps_mutex); }
 wh_heap *wh_heaps_first(void) { return heaps_first; }
+wh_heap *wh_arenas_first(void) { return atomic_load_explicit(&arenas_first, memory_order_acquire); }
+wh_heap *wh_arena_next(const wh_heap *h) { return h->list_next; }
 
 static void heap_global_init(void)
 {
@@ -1752,14 +1754,10 @@ bool wh_heap_arena_collect(wh_heap *h, bool force)
 static _Atomic uint64_t tick_last;
 static pthread_mutex_t tick_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-void wh_heap_purge_tick(void)
+/* Due purges of every arena but the caller's own, and the owner's chores
+ * of abandoned ones.  tick_mutex held. */
+static void purge_arenas(uint64_t now)
 {
-    uint64_t now = wh_heap_now_ms();
-    uint64_t last = atomic_load_explicit(&tick_last, memory_order_relaxed);
-    /* At most every 10 ms, and one thread at a time. */
-    if (now < last + 10) return;
-    if (!atomic_compare_exchange_strong(&tick_last, &last, now)) return;
-    if (pthread_mutex_trylock(&tick_mutex) != 0) return;
     wh_heaps_lock();
     for (wh_heap *h = abandoned_first; h; h = h->abandoned_next) {
         collect_remote_pages(h);
@@ -1775,7 +1773,37 @@ void wh_heap_purge_tick(void)
         pthread_mutex_unlock(&h->seg_lock);
         if (due) wh_heap_purge(h, now, false);
     }
+}
+
+void wh_heap_purge_tick(void)
+{
+    uint64_t now = wh_heap_now_ms();
+    uint64_t last = atomic_load_explicit(&tick_last, memory_order_relaxed);
+    /* At most every 10 ms, and one thread at a time. */
+    if (now < last + 10) return;
+    if (!atomic_compare_exchange_strong(&tick_last, &last, now)) return;
+    if (pthread_mutex_trylock(&tick_mutex) != 0) return;
+    purge_arenas(now);
     pthread_mutex_unlock(&tick_mutex);
+}
+
+void wh_heap_purge_idle(void)
+{
+    uint64_t now = wh_heap_now_ms();
+    pthread_mutex_lock(&tick_mutex);
+    purge_arenas(now);
+    pthread_mutex_unlock(&tick_mutex);
+    /* Public heaps: slices only (their page queues belong to whoever holds
+     * their lock).  The heaps lock keeps them from being destroyed
+     * meanwhile; a purge's system calls are few and short. */
+    wh_heaps_lock();
+    for (wh_heap *h = heaps_first; h; h = h->list_next) {
+        if (pthread_mutex_trylock(&h->seg_lock) != 0) continue;
+        bool due = h->purge_due <= now;
+        pthread_mutex_unlock(&h->seg_lock);
+        if (due) wh_heap_purge(h, now, false);
+    }
+    wh_heaps_unlock();
 }
 
 /* ------------------------------------------------------------------------
@@ -1890,6 +1918,7 @@ void wh_heap_fork_parent(void)
 void wh_heap_fork_child(void)
 {
     uintptr_t me = wh_thread_id();
+    wh_heap_background_forked();
     pthread_mutex_init(&tick_mutex, NULL);
     pthread_mutex_init(&heaps_mutex, NULL);
     for (wh_heap *h = heaps_first; h; h = h->list_next) {

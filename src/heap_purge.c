@@ -18,10 +18,15 @@
  *
  * While a purger's system call runs, its slices are marked WH_SS_BUSY and
  * used, so the owner, which may take slices meanwhile, leaves them alone.
+ *
+ * With background_purge=1 a thread of ours runs wh_heap_purge_idle every
+ * few milliseconds, so that even a process that stopped calling the
+ * allocator gives its free memory back.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <signal.h>
 #include <time.h>
 
 uint64_t wh_heap_now_ms(void)
@@ -232,4 +237,50 @@ size_t wh_heap_largest_free(wh_heap *h)
         }
     }
     return best;
+}
+
+/* ------------------------------------------------------------------------
+ * The background purger
+ * ---------------------------------------------------------------------- */
+
+static _Atomic int purger_started;
+
+static void *purger_main(void *arg)
+{
+    (void)arg;
+    const wh_options *o = wh_options_get();
+    uint64_t ms = o->purge_delay_ms / 2;
+    if (ms < 5) ms = 5;
+    if (ms > 100) ms = 100;
+    for (;;) {
+        struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0) {}
+        wh_heap_purge_idle();
+    }
+    return NULL;
+}
+
+void wh_heap_background_start(void)
+{
+    if (!wh_options_get()->background_purge) return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&purger_started, &expected, 1)) return;
+    /* The purger takes no signal meant for the program. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, purger_main, NULL) != 0)
+        atomic_store(&purger_started, 0);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void wh_heap_background_forked(void)
+{
+    /* Threads do not survive fork: the next start makes a new purger. */
+    atomic_store(&purger_started, 0);
 }

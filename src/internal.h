@@ -903,9 +903,18 @@ WH_HIDDEN bool wh_heap_block_resize_in_place(void *p, size_t size);
 /* wheap_heap_compact / malloc_trim for every arena and the process heap;
  * true if memory went back to the system. */
 WH_HIDDEN bool wh_heap_trim_all(void);
-/* Purge steps of other threads' arenas that are due (slow paths and the
- * background purger call it; cheap when nothing is due). */
+/* Purge steps of other threads' arenas that are due (slow paths call it;
+ * cheap when nothing is due). */
 WH_HIDDEN void wh_heap_purge_tick(void);
+/* Every heap's due purges, arenas and public heaps: the background
+ * purger's round. */
+WH_HIDDEN void wh_heap_purge_idle(void);
+/* Starts the background purger once, if the background_purge option is on
+ * (public heap creation calls it; the malloc layer calls it once a thread's
+ * arena is bound, never while allocating: pthread_create allocates).  After
+ * fork the next call starts a new one. */
+WH_HIDDEN void wh_heap_background_start(void);
+WH_HIDDEN void wh_heap_background_forked(void);
 
 /* pthread_atfork handlers for the heap layer (called by the malloc layer's,
  * before the regions' in prepare, after them in parent/child).  In the
@@ -947,6 +956,12 @@ WH_HIDDEN wh_heap *wh_heap_process(void);
 WH_HIDDEN void wh_heaps_lock(void);
 WH_HIDDEN void wh_heaps_unlock(void);
 WH_HIDDEN wh_heap *wh_heaps_first(void);
+/* Every arena ever made (a push-only list: safe to follow without a lock). */
+WH_HIDDEN wh_heap *wh_arenas_first(void);
+WH_HIDDEN wh_heap *wh_arena_next(const wh_heap *h);
+/* One step of HeapWalk over h (seg_lock held); false at the end (*err 0)
+ * or for an entry that is not h's (*err set). */
+WH_HIDDEN bool wh_heap_walk_step(const wh_heap *h, wheap_heap_entry *e, uint32_t *err);
 /* Purging (heap_purge.c).  now: wh_heap_now_ms(), a coarse clock read on
  * slow paths only.  wh_heap_purge takes seg_lock; the helpers below it
  * (heap_page.c) want it held. */
@@ -1007,5 +1022,17 @@ WH_INLINE wh_heap *wh_arena_current(void)
     wh_heap *h = wh_tl_arena;
     return wh_likely(h != NULL) ? h : wh_arena_bind();
 }
+
+/* ========================================================================
+ * process_heap.c: the process heap's handle stands for every arena; heap.c
+ * sends its calls here.  Return conventions as heap.c's internals.
+ * ====================================================================== */
+
+WH_HIDDEN void  *wh_process_alloc(uint32_t flags, size_t bytes);
+WH_HIDDEN bool   wh_process_free(void *p);
+WH_HIDDEN size_t wh_process_size(const void *p);
+WH_HIDDEN void  *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err);
+WH_HIDDEN bool   wh_process_validate(wh_heap *self, const void *p);
+WH_HIDDEN bool   wh_process_walk(wh_heap *self, wheap_heap_entry *e, uint32_t *err);
 
 #endif /* WHEAP_INTERNAL_H */

@@ -31,10 +31,11 @@ static size_t fill(wheap_heap *h)
     return total;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
     /* Short delays so the test runs quickly (read once, at first use). */
-    setenv("WHEAP_OPTIONS", "purge_delay_ms=20,decommit_delay_ms=100", 1);
+    rerun_with_options(argv, "purge_delay_ms=20,decommit_delay_ms=100");
     uint64_t base = test_proc_status("VmRSS");
     if (base == 0) test_skip("no VmRSS in /proc/self/status");
 
