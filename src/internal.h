@@ -457,9 +457,11 @@ WH_HIDDEN void wh_ww_released(wh_region *r);
  * (small: 16 B .. 128 KiB, four classes per power of two) or one large
  * block (up to WH_HUGE_MIN).  Huge blocks get a reservation of their own
  * with a header page in front.  A page has three free lists: `free` (the
- * owner allocates from it), `local_free` (the owner frees into it) and
- * `thread_free` (other threads push onto it with CAS); the owner's slow path
- * moves the last two into the first.  Links are stored xor a per-page key
+ * owner allocates from it), `local_free` (an arena's owner frees into it, so
+ * that its alloc slow path runs regularly: the heartbeat that collects
+ * remote frees and runs purges; a public heap frees into `free` and counts
+ * calls instead) and `thread_free` (other threads push onto it with CAS);
+ * the owner's slow path moves the last two into the first.  Links are stored xor a per-page key
  * derived from a per-process secret.  A live bitmap per segment (one bit
  * per 16-byte granule, set at block starts while the block is live) makes
  * double and interior frees detectable with one bit test, and lets walk and
