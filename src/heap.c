@@ -286,6 +286,9 @@ WH_NOINLINE static bool free_slow(wh_heap *h, uint32_t flags, void *mem)
     if (flags & ~(WHEAP_HEAP_NO_SERIALIZE | WHEAP_HEAP_GENERATE_EXCEPTIONS))
         return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
     if (!mem) return true;
+    /* The process heap also frees malloc's blocks, lock-free. */
+    if ((h->flags & WH_HF_PROCESS) && wh_heap_block_heap(mem) != h)
+        return wh_process_free(mem) ? true : fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
     bool locked = wh_heap_enter(h, flags);
     bool ok = free_inline(h, mem) || free_general(h, mem);
     wh_heap_leave(h, locked);
@@ -330,12 +333,16 @@ size_t wheap_heap_size(wheap_heap *heap, uint32_t flags, const void *mem)
         wh_set_error(WHEAP_ERROR_INVALID_PARAMETER);
         return (size_t)-1;
     }
-    bool locked = wh_heap_enter(h, flags);
-    wh_page *pg;
-    wh_huge *hg;
     size_t size = (size_t)-1;
-    if (heap_find(h, mem, &pg, &hg) == WH_BLOCK_OK) size = wh_heap_found_size(pg, hg, mem);
-    wh_heap_leave(h, locked);
+    if ((h->flags & WH_HF_PROCESS) && wh_heap_block_heap(mem) != h) {
+        size = wh_process_size(mem);
+    } else {
+        bool locked = wh_heap_enter(h, flags);
+        wh_page *pg;
+        wh_huge *hg;
+        if (heap_find(h, mem, &pg, &hg) == WH_BLOCK_OK) size = wh_heap_found_size(pg, hg, mem);
+        wh_heap_leave(h, locked);
+    }
     if (size == (size_t)-1) wh_set_error(WHEAP_ERROR_INVALID_PARAMETER);
     return size;
 }
@@ -345,6 +352,8 @@ bool wheap_heap_validate(wheap_heap *heap, uint32_t flags, const void *mem)
     wh_heap *h = (wh_heap *)heap;
     if (!wh_heap_handle_ok(h)) return fail_bool(WHEAP_ERROR_INVALID_HANDLE);
     if (flags & ~WHEAP_HEAP_NO_SERIALIZE) return fail_bool(WHEAP_ERROR_INVALID_PARAMETER);
+    if ((h->flags & WH_HF_PROCESS) && (!mem || wh_heap_block_heap(mem) != h))
+        return wh_process_validate(h, mem);
     bool locked = wh_heap_enter(h, flags);
     bool ok;
     if (!mem) {
@@ -409,10 +418,15 @@ void *wheap_heap_realloc(wheap_heap *heap, uint32_t flags, void *mem, size_t byt
     wh_heap *h = (wh_heap *)heap;
     if (!wh_heap_handle_ok(h)) return fail_ptr(WHEAP_ERROR_INVALID_HANDLE);
     if ((flags & ~REALLOC_FLAGS) || !mem) return fail_ptr(WHEAP_ERROR_INVALID_PARAMETER);
-    bool locked = wh_heap_enter(h, flags);
     uint32_t err = 0;
-    void *p = realloc_locked(h, flags, mem, bytes, &err);
-    wh_heap_leave(h, locked);
+    void *p;
+    if ((h->flags & WH_HF_PROCESS) && wh_heap_block_heap(mem) != h) {
+        p = wh_process_realloc(flags, mem, bytes, &err);
+    } else {
+        bool locked = wh_heap_enter(h, flags);
+        p = realloc_locked(h, flags, mem, bytes, &err);
+        wh_heap_leave(h, locked);
+    }
     if (p) return p;
     if (err == WHEAP_ERROR_NOT_ENOUGH_MEMORY) return fail_no_memory(h, flags);
     return fail_ptr(err);

@@ -158,7 +158,7 @@ static bool entry_at(const wh_heap *h, wheap_heap_entry *e, const wh_segment *se
 }
 
 /* One step; false at the end (*err 0) or for a bad entry (*err set). */
-static bool walk_step(const wh_heap *h, wheap_heap_entry *e, uint32_t *err)
+bool wh_heap_walk_step(const wh_heap *h, wheap_heap_entry *e, uint32_t *err)
 {
     *err = 0;
     if (!e->data) {
@@ -205,12 +205,20 @@ bool wheap_heap_walk(wheap_heap *heap, wheap_heap_entry *entry)
         wh_set_error(WHEAP_ERROR_INVALID_PARAMETER);
         return false;
     }
-    bool locked = wh_heap_enter(h, 0);
-    pthread_mutex_lock(&h->seg_lock);
     uint32_t err;
-    bool ok = walk_step(h, entry, &err);
-    pthread_mutex_unlock(&h->seg_lock);
-    wh_heap_leave(h, locked);
+    bool ok;
+    if (h->flags & WH_HF_PROCESS) {
+        /* Every arena, then the handle's own heap (process_heap.c). */
+        bool locked = wh_heap_enter(h, 0);
+        ok = wh_process_walk(h, entry, &err);
+        wh_heap_leave(h, locked);
+    } else {
+        bool locked = wh_heap_enter(h, 0);
+        pthread_mutex_lock(&h->seg_lock);
+        ok = wh_heap_walk_step(h, entry, &err);
+        pthread_mutex_unlock(&h->seg_lock);
+        wh_heap_leave(h, locked);
+    }
     if (!ok) wh_set_error(err ? err : WHEAP_ERROR_NO_MORE_ITEMS);
     return ok;
 }

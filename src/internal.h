@@ -1030,7 +1030,6 @@ WH_INLINE wh_heap *wh_arena_current(void)
  * sends its calls here.  Return conventions as heap.c's internals.
  * ====================================================================== */
 
-WH_HIDDEN void  *wh_process_alloc(uint32_t flags, size_t bytes);
 WH_HIDDEN bool   wh_process_free(void *p);
 WH_HIDDEN size_t wh_process_size(const void *p);
 WH_HIDDEN void  *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err);

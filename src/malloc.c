@@ -54,7 +54,13 @@ WH_NOINLINE static void *malloc_slow(size_t size)
     }
     wh_heap *h = wh_arena_current();
     void *p = h ? wh_heap_arena_alloc(h, size) : NULL;
-    if (!p) errno = ENOMEM;
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* With background_purge=1, the purger thread starts here: outside any
+     * heap lock, from a thread that is bound (pthread_create allocates). */
+    if (wh_unlikely(wh_options_get()->background_purge)) wh_heap_background_start();
     return p;
 }
 
