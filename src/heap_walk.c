@@ -58,27 +58,35 @@ static bool busy_at(const wh_segment *seg, uintptr_t a, const wh_page **pgp, siz
     return true;
 }
 
-/* The first live block at or after a in committed data, else commit_end. */
+/* The first live block at or after a in committed data, else commit_end.
+ * The process heap walks arenas while their threads change them, so every
+ * field read here may be mid-update: nothing read is trusted to divide by,
+ * to index the bitmap beyond the page, or to move a backwards. */
 static uintptr_t next_busy(const wh_segment *seg, uintptr_t a)
 {
     uintptr_t base = (uintptr_t)seg;
     while (a < seg->commit_end) {
         const wh_page *pg = block_page(seg, a);
+        uintptr_t next_slice = base + ((((a - base) >> seg->slice_shift) + 1) << seg->slice_shift);
         if (!pg) {
-            a = base + ((((a - base) >> seg->slice_shift) + 1) << seg->slice_shift);
+            a = next_slice;
             continue;
         }
+        uintptr_t start = pg->start, end = page_end(seg, pg);
+        size_t bs = pg->block_size;
+        if (end > seg->commit_end) end = seg->commit_end;
         if (pg->kind == WH_PK_LARGE) {
-            if (a <= pg->start && live_bit(seg, pg->start)) return pg->start;
-        } else {
-            uintptr_t off = a > pg->start ? a - pg->start : 0;
-            uint64_t idx = (off + pg->block_size - 1) / pg->block_size;
+            if (a <= start && start < end && live_bit(seg, start)) return start;
+        } else if (bs != 0 && start >= base && start < end) {
+            uintptr_t off = a > start ? a - start : 0;
+            uint64_t idx = (off + bs - 1) / bs;
             for (; idx < pg->capacity; idx++) {
-                uintptr_t b = pg->start + idx * pg->block_size;
+                uintptr_t b = start + idx * bs;
+                if (b >= end) break;
                 if (live_bit(seg, b)) return b;
             }
         }
-        a = page_end(seg, pg);
+        a = end > a ? end : next_slice;
     }
     return seg->commit_end;
 }
@@ -192,6 +200,16 @@ bool wh_heap_walk_step(const wh_heap *h, wheap_heap_entry *e, uint32_t *err)
 bad:
     *err = WHEAP_ERROR_INVALID_PARAMETER;
     return false;
+}
+
+bool wh_heap_walk_resume(const wh_heap *h, wheap_heap_entry *e)
+{
+    uintptr_t a = (uintptr_t)e->data;
+    const wh_segment *seg = segment_of(h, a);
+    if (!seg) return false;
+    if (e->flags & WHEAP_PROCESS_HEAP_REGION) return entry_at(h, e, seg, seg->data_start);
+    uintptr_t pos = a < seg->data_start ? seg->data_start : wh_align_up(a + 1, WH_GRANULE);
+    return entry_at(h, e, seg, pos);
 }
 
 bool wheap_heap_walk(wheap_heap *heap, wheap_heap_entry *entry)

@@ -964,6 +964,10 @@ WH_HIDDEN wh_heap *wh_arena_next(const wh_heap *h);
 /* One step of HeapWalk over h (seg_lock held); false at the end (*err 0)
  * or for an entry that is not h's (*err set). */
 WH_HIDDEN bool wh_heap_walk_step(const wh_heap *h, wheap_heap_entry *e, uint32_t *err);
+/* A walk of a heap that changed under it (the process heap's arenas): the
+ * entry after the stale entry e's address in its segment, or false when
+ * that segment is gone (seg_lock held). */
+WH_HIDDEN bool wh_heap_walk_resume(const wh_heap *h, wheap_heap_entry *e);
 /* Purging (heap_purge.c).  now: wh_heap_now_ms(), a coarse clock read on
  * slow paths only.  wh_heap_purge takes seg_lock; the helpers below it
  * (heap_page.c) want it held. */

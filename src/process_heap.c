@@ -88,10 +88,14 @@ bool wh_process_validate(wh_heap *self, const void *p)
     return ok && wh_heap_check_all(self);
 }
 
-/* The heap an entry of a walk belongs to (its segment's, or a huge
- * block's), or NULL. */
+/* The heap an entry of a walk belongs to, or NULL.  Entries other than
+ * regions carry it in block.mem_handle (meaningful in Win32 only for
+ * PROCESS_HEAP_ENTRY_MOVEABLE blocks, which wheap never makes), so a block
+ * freed since the last step still leads back to its heap. */
 static wh_heap *entry_heap(const wheap_heap_entry *e)
 {
+    if (!(e->flags & WHEAP_PROCESS_HEAP_REGION) && e->block.mem_handle)
+        return e->block.mem_handle;
     uintptr_t a = (uintptr_t)e->data;
     uintptr_t w = a >> WH_SEG_SHIFT;
     if (w < WH_SEGMAP_SIZE && wh_segmap[w]) {
@@ -117,8 +121,18 @@ bool wh_process_walk(wh_heap *self, wheap_heap_entry *e, uint32_t *err)
     for (;;) {
         pthread_mutex_lock(&h->seg_lock);
         bool ok = wh_heap_walk_step(h, e, err);
+        /* An arena's entry may have changed since the last step: carry on
+         * from its address rather than fail (the walk is a snapshot). */
+        if (!ok && *err && h != self) {
+            ok = wh_heap_walk_resume(h, e);
+            *err = 0;
+        }
         pthread_mutex_unlock(&h->seg_lock);
-        if (ok || *err) return ok;
+        if (ok) {
+            if (!(e->flags & WHEAP_PROCESS_HEAP_REGION)) e->block.mem_handle = h;
+            return true;
+        }
+        if (*err) return false;
         /* This heap is done: on to the next arena, the handle's heap last. */
         if (h == self) return false;
         wh_heap *next = wh_arena_next(h);
