@@ -369,7 +369,8 @@ WH_HIDDEN uint32_t wh_vm_decommit(void *addr, size_t size);
 /* Drop pages from RSS now, keeping them committed (MADV_DONTNEED): the
  * heaps' cheap decommit.  Contents read back as zero. */
 WH_HIDDEN uint32_t wh_vm_purge(void *addr, size_t size);
-/* MEM_RESET on committed pages. */
+/* MEM_RESET on committed pages.  On a heap's region (WH_RG_HEAP) only the
+ * madvise: layer 1 neither locks nor records it (the heap counts it). */
 WH_HIDDEN uint32_t wh_vm_reset(void *addr, size_t size);
 WH_HIDDEN uint32_t wh_vm_protect(void *addr, size_t size, uint32_t protect, uint32_t *old);
 /* Release the whole reservation that starts at base. */

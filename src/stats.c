@@ -82,12 +82,18 @@ bool wheap_get_stats(wheap_heap *heap, wheap_stats *out)
             wh_heap_counters c;
             wh_heap_counters_get(x, &c);
             st.allocated += c.allocated;
+            st.reset += c.reset;   /* layer 1 does not record heaps' resets */
             st.heaps++;
             process_listed |= x == process;
         }
         wh_heaps_unlock();
         if (!process_listed) st.heaps++;
         st.allocated += wh_heap_arenas_allocated();
+        for (wh_heap *a = wh_arenas_first(); a; a = wh_arena_next(a)) {
+            wh_heap_counters c;
+            wh_heap_counters_get(a, &c);
+            st.reset += c.reset;
+        }
     }
     size_t n = out->size < sizeof st ? out->size : sizeof st;
     memcpy(out, &st, n);

@@ -404,11 +404,22 @@ static uint32_t vm_protect_pages(wh_region *r, size_t i0, size_t i1, uint16_t st
     return 0;
 }
 
-static void vm_release_region(wh_region *r)
+/* A range whose munmap waits until the regions lock is given back. */
+typedef struct vm_unmap { uintptr_t base; size_t size; } vm_unmap;
+
+static void vm_unmap_now(const vm_unmap *u)
+{
+    if (u->size) wh_os_release((void *)u->base, u->size);
+}
+
+static void vm_release_region(wh_region *r, vm_unmap *defer)
 {
     /* Caller holds the lock.  The table forgets the range before the
      * kernel does, so no other thread can reserve it while we still list
-     * it. */
+     * it.  With defer, the munmap itself (slow for big ranges: a TLB
+     * shootdown on every CPU) is left to the caller, after it unlocks, so
+     * that other threads' reservations and commits do not wait on it; the
+     * kernel keeps the range mapped, hence unavailable, until then. */
     if (r->flags & WH_RG_VIEW) wh_view_released(r);
     if (r->flags & WH_RG_WRITE_WATCH) wh_ww_released(r);
     uintptr_t base = r->base;
@@ -421,7 +432,12 @@ static void vm_release_region(wh_region *r)
     }
     bool g = guard_enter(r, 0, r->npages, 0);
     wh_region_remove(r);
-    wh_os_release((void *)base, size);
+    if (defer && !g) {
+        defer->base = base;
+        defer->size = size;
+    } else {
+        wh_os_release((void *)base, size);
+    }
     guard_leave(g);
     if (committed) count_commit(-(ptrdiff_t)(committed * page));
     if (reset) atomic_fetch_sub_explicit(&vm_reset, reset * page, memory_order_relaxed);
@@ -485,6 +501,14 @@ uint32_t wh_vm_purge(void *addr, size_t size)
 
 uint32_t wh_vm_reset(void *addr, size_t size)
 {
+    /* A heap's pages: the heap tracks their state itself (and never resets
+     * a range twice at once), so this is only an madvise, made without the
+     * regions lock that every thread's commits and releases wait on. */
+    wh_region *hr = wh_region_find((uintptr_t)addr);
+    if (hr && (hr->flags & WH_RG_HEAP)) {
+        int e = wh_os_reset(addr, size);
+        return e ? wh_error_from_errno(e) : 0;
+    }
     wh_region *r;
     size_t i0, i1;
     wh_regions_lock();
@@ -512,9 +536,11 @@ uint32_t wh_vm_release(void *base)
     wh_regions_lock();
     wh_region *r = wh_region_find((uintptr_t)base);
     uint32_t err = 0;
+    vm_unmap u = { 0, 0 };
     if (!r || r->base != (uintptr_t)base) err = WHEAP_ERROR_INVALID_ADDRESS;
-    else vm_release_region(r);
+    else vm_release_region(r, &u);
     wh_regions_unlock();
+    vm_unmap_now(&u);
     return err;
 }
 
@@ -537,7 +563,7 @@ uint32_t wh_vm_release_view(const void *addr, void **owner)
         err = WHEAP_ERROR_INVALID_ADDRESS;
     } else {
         *owner = r->owner;
-        vm_release_region(r);
+        vm_release_region(r, NULL);
     }
     wh_regions_unlock();
     return err;
@@ -663,7 +689,7 @@ void *wheap_virtual_alloc(void *address, size_t size, uint32_t type, uint32_t pr
     uintptr_t cend = address ? wh_align_up(addr + size, page) : r->base + wh_align_up(size, page);
     err = vm_commit_pages(r, (cstart - r->base) / page, (cend - r->base) / page,
                           state_from_protect(protect));
-    if (err) vm_release_region(r);
+    if (err) vm_release_region(r, NULL);
     wh_regions_unlock();
     if (err) return fail_ptr(err);
     /* Win32 returns the start of the committed pages for reserve+commit at
@@ -682,12 +708,13 @@ bool wheap_virtual_free(void *address, size_t size, uint32_t free_type)
     wh_regions_lock();
     wh_region *r = wh_region_find(addr);
     uint32_t err = 0;
+    vm_unmap u = { 0, 0 };
     if (!r || region_is_internal(r)) {
         err = WHEAP_ERROR_INVALID_ADDRESS;
     } else if (free_type == WHEAP_MEM_RELEASE) {
         if (r->base != addr) err = WHEAP_ERROR_INVALID_ADDRESS;
         else if (r->flags & WH_RG_VIEW) err = WHEAP_ERROR_INVALID_PARAMETER;  /* unmap it */
-        else vm_release_region(r);
+        else vm_release_region(r, &u);
     } else if (r->flags & WH_RG_VIEW) {
         err = WHEAP_ERROR_INVALID_PARAMETER;   /* a view's pages belong to its section */
     } else if (size == 0) {
@@ -700,6 +727,7 @@ bool wheap_virtual_free(void *address, size_t size, uint32_t free_type)
         if (!err) err = vm_decommit_pages(r, i0, i1);
     }
     wh_regions_unlock();
+    vm_unmap_now(&u);
     return err ? fail_bool(err) : true;
 }
 
