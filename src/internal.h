@@ -842,34 +842,46 @@ WH_INLINE void *wh_heap_arena_alloc(wh_heap *h, size_t size)
  * the page's thread_free stack.  Anything odd goes to the slow path. */
 WH_HIDDEN WH_NOINLINE int wh_heap_free_remote(wh_page *pg, void *p);
 
-/* Frees a block of any heap from any thread.  Returns WH_BLOCK_OK, or a
- * WH_BAD_* code for a pointer that is not a live block (nothing changes
- * then).  The owner's path: segment map, page lookup, owner check, bitmap
- * test, push; an arena's block freed by another thread goes straight to
- * wh_heap_free_remote. */
-WH_INLINE int wh_heap_block_free(void *p)
+/* wh_heap_block_try_free's answer when the block needs the slow path. */
+#define WH_FREE_SLOW ((wh_page *)1)
+
+/* The owner's free, inline: NULL when p was a live block of the calling
+ * thread's arena and is now free; the page when p lies in another thread's
+ * arena (a remote free: wh_heap_free_remote); WH_FREE_SLOW for anything
+ * else (a public heap's block, not a live block, not ours, NULL).  Nothing
+ * changes unless it returns NULL.  Segment map, page lookup, owner check,
+ * bitmap test, push. */
+WH_INLINE wh_page *wh_heap_block_try_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (wh_likely((a & WH_FREE_FILTER) == 0 && wh_segmap[a >> WH_SEG_SHIFT])) {
-        const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
-        wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
-        uintptr_t off = a - pg->start;
-        if (wh_unlikely(pg->tid != wh_thread_id())) {
-            if (!(pg->tid & 1) && off < pg->area) return wh_heap_free_remote(pg, p);
-        } else if (wh_likely(off < pg->area)) {
-            uint64_t *word = &pg->live[off >> 10];
-            uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
-            uint64_t v = *word;
-            if (wh_likely(v & bit)) {
-                *word = v ^ bit;
-                wh_block *b = p;
-                b->next = (uintptr_t)pg->local_free ^ pg->key;
-                pg->local_free = b;
-                if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
-                return WH_BLOCK_OK;
-            }
-        }
-    }
+    if (wh_unlikely((a & WH_FREE_FILTER) != 0 || !wh_segmap[a >> WH_SEG_SHIFT]))
+        return WH_FREE_SLOW;
+    const wh_segment *seg = (const wh_segment *)(a & ~(uintptr_t)WH_SEG_MASK);
+    wh_page *pg = seg->slice_page[(a >> WH_SLICE_SHIFT) & (WH_SEG_SLICES - 1)];
+    uintptr_t off = a - pg->start;
+    if (wh_unlikely(pg->tid != wh_thread_id()))
+        return !(pg->tid & 1) && off < pg->area ? pg : WH_FREE_SLOW;
+    if (wh_unlikely(off >= pg->area)) return WH_FREE_SLOW;
+    uint64_t *word = &pg->live[off >> 10];
+    uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
+    uint64_t v = *word;
+    if (wh_unlikely(!(v & bit))) return WH_FREE_SLOW;
+    *word = v ^ bit;
+    wh_block *b = p;
+    b->next = (uintptr_t)pg->local_free ^ pg->key;
+    pg->local_free = b;
+    if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
+    return NULL;
+}
+
+/* Frees a block of any heap from any thread.  Returns WH_BLOCK_OK, or a
+ * WH_BAD_* code for a pointer that is not a live block (nothing changes
+ * then). */
+WH_INLINE int wh_heap_block_free(void *p)
+{
+    wh_page *pg = wh_heap_block_try_free(p);
+    if (wh_likely(pg == NULL)) return WH_BLOCK_OK;
+    if (pg != WH_FREE_SLOW) return wh_heap_free_remote(pg, p);
     return wh_heap_block_free_slow(p);
 }
 

@@ -64,12 +64,19 @@ WH_NOINLINE static void *malloc_slow(size_t size)
     return p;
 }
 
+/* The fast path: a TLS load, a table load and a list pop; everything else
+ * (first call in a thread, an empty list, a damaged link, big sizes) is a
+ * tail call to malloc_slow. */
 WH_INLINE void *malloc_inline(size_t size)
 {
     wh_heap *h = wh_arena_get();
-    if (wh_likely(h != NULL)) {
-        void *p = wh_heap_arena_alloc(h, size);
-        if (wh_likely(p != NULL)) return p;
+    if (wh_likely(h != NULL && size <= WH_DIRECT_MAX)) {
+        wh_page *pg = h->direct[(size + 15) >> 4];
+        wh_block *b = pg->free;
+        if (wh_likely(b != NULL)) {
+            void *p = wh_page_pop(pg, b);
+            if (wh_likely(p != NULL)) return p;
+        }
     }
     return malloc_slow(size);
 }
@@ -161,11 +168,21 @@ void *wheap_pvalloc(size_t size)
  * Free and realloc
  * ---------------------------------------------------------------------- */
 
+/* Everything but the owner's free of a live block: NULL, remote frees
+ * (pg: the page), public heaps' blocks and bad pointers (WH_FREE_SLOW). */
+WH_NOINLINE static void free_slow(void *p, wh_page *pg, const char *call)
+{
+    if (p == NULL) return;
+    int why = pg != WH_FREE_SLOW ? wh_heap_free_remote(pg, p) : wh_heap_block_free_slow(p);
+    if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
+}
+
+/* The fast path ends in a return or a tail call: no register to save. */
 WH_INLINE void free_inline(void *p, const char *call)
 {
-    if (wh_unlikely(p == NULL)) return;
-    int why = wh_heap_block_free(p);
-    if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
+    wh_page *pg = wh_heap_block_try_free(p);
+    if (wh_likely(pg == NULL)) return;
+    free_slow(p, pg, call);
 }
 
 void wheap_free(void *p)
