@@ -95,8 +95,9 @@ void *wheap_calloc(size_t n, size_t size)
     }
     void *p = malloc_inline(total);
     /* Fresh pages from the OS are already zero; the heap tells us when it
-     * handed out such a block so large callocs skip the memset. */
-    if (p && !wh_heap_block_is_fresh(p, total)) memset(p, 0, total);
+     * handed out such a block so large callocs skip the memset (small ones
+     * are cheaper to clear than to ask about). */
+    if (p && (total <= WH_DIRECT_MAX || !wh_heap_block_is_fresh(p, total))) memset(p, 0, total);
     return p;
 }
 
@@ -222,7 +223,9 @@ void *wheap_realloc(void *p, size_t size)
     /* Shrinking by less than half, or growing within the slack: keep it. */
     if (size <= usable && size >= usable / 2) return p;
     wh_heap *h = wh_arena_current();
-    if (h && wh_heap_block_resize_in_place(p, size)) return p;
+    /* Only the owner may grow a block in place: its page is the owner's,
+     * unlocked, state (another thread's block moves instead). */
+    if (h && wh_heap_block_heap(p) == h && wh_heap_block_resize_in_place(p, size)) return p;
     void *q = h ? wh_heap_arena_alloc(h, size) : NULL;
     if (!q) {
         errno = ENOMEM;
