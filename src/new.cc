@@ -3,17 +3,38 @@
 // Throwing forms loop on the new-handler as the standard asks and throw
 // std::bad_alloc when there is none; nothrow forms return nullptr.  Sized
 // and aligned deletes go to the same free: wheap finds everything it needs
-// from the pointer.  Built only with the malloc override.
+// from the pointer.  The C++ runtime is referenced weakly (below), so
+// libwheap does not depend on it.  Built only with the malloc override.
 #include "config.h"
 
 #ifdef WHEAP_MALLOC_OVERRIDE
 
 #include <cstddef>
+#include <cstdlib>
 #include <new>
+#include <bits/functexcept.h>
 
 #include "wheap.h"
 
 #define WH_EXPORT __attribute__((visibility("default")))
+
+/* libwheap does not link the C++ runtime: a C program preloading wheap
+ * would otherwise load libstdc++ and libm (about 1 MB of RSS and their load
+ * time per exec) for operators it never calls.  Every runtime symbol used
+ * here is a weak reference instead: a C++ program has libstdc++ loaded, so
+ * they bind; a C program never reaches them. */
+/* The personality routine is named by the unwind tables, not by a call:
+ * the assembler is told directly. */
+__asm__(".weak __gxx_personality_v0");
+namespace std {
+__attribute__((weak)) new_handler get_new_handler() noexcept;
+__attribute__((weak, noreturn)) void __throw_bad_alloc();
+}
+extern "C" {
+__attribute__((weak)) void *__cxa_begin_catch(void *) noexcept;
+__attribute__((weak)) void __cxa_end_catch();
+__attribute__((weak)) void _Unwind_Resume(void *);
+}
 
 namespace {
 
@@ -22,10 +43,14 @@ namespace {
     for (;;) {
         void *p = align ? wheap_aligned_alloc(align, size ? size : 1) : wheap_malloc(size);
         if (p) return p;
-        std::new_handler handler = std::get_new_handler();
+        /* A weak reference is null where no C++ runtime was linked (a
+         * static program that never names these): no handler, and
+         * abort for want of a way to throw. */
+        std::new_handler handler = &std::get_new_handler ? std::get_new_handler() : nullptr;
         if (!handler) {
             if (nothrow) return nullptr;
-            throw std::bad_alloc();
+            if (&std::__throw_bad_alloc) std::__throw_bad_alloc();
+            std::abort();
         }
         if (nothrow) {
             try {
