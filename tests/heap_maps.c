@@ -41,11 +41,13 @@ int main(void)
     expect_ge_u64(st.reserved, 2048 * MiB);
     /* Segments: a handful of mappings per 32 MiB; large blocks: two each
      * (the block and the guard page after it). */
-    expect_lt_u64(grown - before, st.reserved / (8 * MiB) + 2 * huge + 16);
+    expect_lt_u64(grown, before + st.reserved / (8 * MiB) + 2 * huge + 16);
     for (size_t i = 0; i < n; i++)
         if (blocks[i]) wheap_heap_free(h, 0, blocks[i]);
     wheap_heap_compact(h, 0);
-    expect_lt_u64(test_map_count() - before, 64);
+    /* Fewer lines than before is fine (other mappings of the process,
+     * ASan's among them, come and go): only growth is bounded. */
+    expect_lt_u64(test_map_count(), before + 64);
     expect_true(wheap_heap_destroy(h));
     expect_le_u64(test_map_count(), before + 4);
     return test_done();
