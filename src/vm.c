@@ -469,10 +469,27 @@ static uint32_t locate(uintptr_t addr, size_t size, wh_region **rp, size_t *i0, 
  * Internal API for the heap layer
  * ---------------------------------------------------------------------- */
 
+/* A private heap serializes every commit and decommit of its own ranges
+ * (under its seg_lock, or as the arena's owner, with purges marking slices
+ * busy) and never guards, maps views into or watches its regions.  So its
+ * commits and decommits need no regions lock: the page states of the range
+ * are the caller's alone, and the mmap does not make every other thread's
+ * reservation, commit and release wait (strace showed the large-block
+ * workload spending most of its time in futex waits on that lock). */
+static bool heap_region(const void *addr, uint32_t protect)
+{
+    const wh_region *r = wh_region_find((uintptr_t)addr);
+    return r && (r->flags & WH_RG_HEAP) && !(protect & WHEAP_PAGE_GUARD);
+}
+
 uint32_t wh_vm_commit(void *addr, size_t size, uint32_t protect)
 {
     wh_region *r;
     size_t i0, i1;
+    if (heap_region(addr, protect)) {
+        uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+        return err ? err : commit_pages(r, i0, i1, state_from_protect(protect));
+    }
     wh_regions_lock();
     uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
     if (!err) err = vm_commit_pages(r, i0, i1, state_from_protect(protect));
@@ -484,6 +501,10 @@ uint32_t wh_vm_decommit(void *addr, size_t size)
 {
     wh_region *r;
     size_t i0, i1;
+    if (heap_region(addr, 0)) {
+        uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
+        return err ? err : vm_decommit_pages(r, i0, i1);
+    }
     wh_regions_lock();
     uint32_t err = locate((uintptr_t)addr, size, &r, &i0, &i1);
     if (!err) err = vm_decommit_pages(r, i0, i1);
