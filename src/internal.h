@@ -363,7 +363,9 @@ WH_HIDDEN void wh_exception_raise_no_memory(void *address);
 WH_HIDDEN uint32_t wh_vm_reserve(size_t size, size_t align, uint32_t flags, void *owner,
                                  void **out);
 /* Commit pages covering [addr, addr+size) read-write (or protect); pages
- * already committed keep their contents. */
+ * already committed keep their contents.  Commit and decommit on a heap's
+ * region (WH_RG_HEAP) take no regions lock: the caller must be the only one
+ * changing that range (a heap serializes its own). */
 WH_HIDDEN uint32_t wh_vm_commit(void *addr, size_t size, uint32_t protect);
 WH_HIDDEN uint32_t wh_vm_decommit(void *addr, size_t size);
 /* Drop pages from RSS now, keeping them committed (MADV_DONTNEED): the
