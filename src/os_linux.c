@@ -162,12 +162,13 @@ static void os_name_new(void *addr, size_t size, const char *name)
         atomic_store_explicit(&os_naming, 0, memory_order_relaxed);
 }
 
-int wh_os_reserve(void *hint, size_t size, void **out)
+/* mmap of anonymous memory anywhere (hint NULL) or exactly at hint, never
+ * over an existing mapping: EEXIST then.  errno kept. */
+static int map_at(void *hint, size_t size, int prot, int flags, void **out)
 {
     int saved = errno;
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     if (hint) flags |= MAP_FIXED_NOREPLACE;
-    void *p = mmap(hint, size, PROT_NONE, flags, -1, 0);
+    void *p = mmap(hint, size, prot, flags, -1, 0);
     int err = p == MAP_FAILED ? errno : 0;
     if (!err && hint && p != hint) {
         /* A kernel older than 4.17 took MAP_FIXED_NOREPLACE as a hint. */
@@ -175,6 +176,14 @@ int wh_os_reserve(void *hint, size_t size, void **out)
         err = EEXIST;
     }
     errno = saved;
+    if (!err) *out = p;
+    return err;
+}
+
+int wh_os_reserve(void *hint, size_t size, void **out)
+{
+    void *p;
+    int err = map_at(hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, &p);
     if (err) return err;
     os_name_new(p, size, WH_OS_NAME);
     *out = p;
@@ -217,19 +226,8 @@ int wh_os_map_huge(void *hint, size_t size, int prot, void **out)
     size_t huge = wh_os_huge_page_size();
     if (huge == 0) return ENOTSUP;
     int shift = __builtin_ctzl(huge);
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT);
-    if (hint) flags |= MAP_FIXED_NOREPLACE;
-    int saved = errno;
-    void *p = mmap(hint, size, prot, flags, -1, 0);
-    int err = p == MAP_FAILED ? errno : 0;
-    if (!err && hint && p != hint) {
-        munmap(p, size);
-        err = EEXIST;
-    }
-    errno = saved;
-    if (err) return err;
-    *out = p;
-    return 0;
+    return map_at(hint, size, prot,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (shift << MAP_HUGE_SHIFT), out);
 }
 
 int wh_os_commit(void *addr, size_t size, int prot)

@@ -137,10 +137,10 @@ static inline int test_in_child(void (*fn)(void *), void *arg)
                          WIFSIGNALED(s_) ? WTERMSIG(s_) : WEXITSTATUS(s_)); \
     } while (0)
 
-/* A value from /proc/self/status ("VmRSS") in bytes; 0 if missing. */
-static inline uint64_t test_proc_status(const char *key)
+/* A "Key:  N kB" value of a /proc file, in bytes; 0 if missing. */
+static inline uint64_t test_proc_kb(const char *path, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
     uint64_t v = 0;
     size_t n = strlen(key);
@@ -154,21 +154,16 @@ static inline uint64_t test_proc_status(const char *key)
     return v;
 }
 
+/* A value from /proc/self/status ("VmRSS") in bytes; 0 if missing. */
+static inline uint64_t test_proc_status(const char *key)
+{
+    return test_proc_kb("/proc/self/status", key);
+}
+
 /* A value from /proc/meminfo in bytes. */
 static inline uint64_t test_meminfo(const char *key)
 {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    uint64_t v = 0;
-    size_t n = strlen(key);
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, key, n) && line[n] == ':') {
-            v = strtoull(line + n + 1, NULL, 10) * 1024;
-            break;
-        }
-    fclose(f);
-    return v;
+    return test_proc_kb("/proc/meminfo", key);
 }
 
 /* Lines in /proc/self/maps. */
