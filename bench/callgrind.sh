@@ -56,6 +56,7 @@ count_ir() {
 }
 
 modes="pair batch cross"
+failed=0
 declare -A base
 for m in $modes; do
     a=$(count_ir "" "${m}0" "$n" baseline)
@@ -78,12 +79,22 @@ for entry in "${names[@]}"; do
     printf '\r\033[Kcallgrind: %s ...' "$name" >&2
     declare -A per=()
     for m in $modes; do
-        a=$(count_ir "$lib" "$m" "$n" "$name")
-        b=$(count_ir "$lib" "$m" $((2 * n)) "$name")
+        # A mode the library cannot run (a measurement build, say) shows
+        # as "-"; the other modes and allocators still count.
+        if ! a=$(count_ir "$lib" "$m" "$n" "$name") ||
+           ! b=$(count_ir "$lib" "$m" $((2 * n)) "$name"); then
+            per[$m]=-
+            failed=1
+            notes+="note: $name could not run $m (see $out/logs/callgrind.$name.$m.*.log)"$'\n'
+            continue
+        fi
         per[$m]=$(awk -v a="$a" -v b="$b" -v z="${base[$m]}" -v n="$n" 'BEGIN { printf "%.1f", (b - a - z) / n }')
         echo "$name,$m,$size,$n,$a,$b,${per[$m]}" >>"$csv"
     done
-    extra=$(awk -v c="${per[cross]}" -v b="${per[batch]}" 'BEGIN { printf "%+.1f", c - b }')
+    extra=-
+    if [ "${per[cross]}" != - ] && [ "${per[batch]}" != - ]; then
+        extra=$(awk -v c="${per[cross]}" -v b="${per[batch]}" 'BEGIN { printf "%+.1f", c - b }')
+    fi
     table+=$'\n'"| $name | ${per[pair]} | ${per[batch]} | ${per[cross]} | $extra |"
 done
 printf '\r\033[K' >&2
@@ -98,3 +109,4 @@ printf '\r\033[K' >&2
         printf '%s' "$notes"
     fi
 } | tee "$out/callgrind.md"
+exit "$failed"

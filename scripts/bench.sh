@@ -22,7 +22,8 @@
 #   --out DIR           where results go (default bench/results)
 #   --callgrind         only count instructions per malloc+free pair
 #   --no-micro          skip the Google Benchmark run
-#   --no-callgrind      skip the instruction count
+#   --no-callgrind      skip the instruction counts (with and without the
+#                       default hardening: bench/hardening.sh; not in --quick)
 #   --no-build          use what is built (no packages, no configure, no make)
 #   --report            only write the report again from what DIR holds
 #   --list              list the workloads and exit
@@ -643,6 +644,17 @@ elif [ "$do_callgrind" = 1 ]; then
             callgrind_md=$(grep -v '^note:' "$out/callgrind.md")
         else
             failures+=("callgrind run failed (see $out/logs/callgrind.err)")
+        fi
+        # What the default hardening costs: the same count for measurement
+        # builds without it (bench/hardening.sh).
+        if [ "$quick" = 0 ] && [ "${allocators#*wheap}" != "$allocators" ]; then
+            progress "bench.sh: hardening cost"
+            if bash "$ROOT/bench/hardening.sh" --out "$out" --n "$callgrind_n" \
+                    >/dev/null 2>"$out/logs/hardening.err"; then
+                callgrind_md+=$'\n\n'$(cat "$out/hardening.md")
+            else
+                notes+=("hardening cost not measured (see $out/logs/hardening.err)")
+            fi
         fi
         progress_done
     else

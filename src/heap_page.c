@@ -630,6 +630,7 @@ static wh_segment *page_segment(const wh_page *pg)
 
 static uintptr_t page_key(const wh_page *pg)
 {
+    if (WH_BENCH_NO_ENCODING) return 0;
     uintptr_t k = wh_heap_secret ^ ((uintptr_t)pg * 0x9E3779B97F4A7C15u);
     return k ? k : 1;
 }

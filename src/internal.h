@@ -811,14 +811,27 @@ WH_HIDDEN WH_NOINLINE void wh_heap_page_event(wh_page *pg);
 /* The owner's alloc found a damaged free list in pg. */
 WH_HIDDEN WH_NOINLINE void *wh_heap_alloc_damaged(wh_heap *h, wh_page *pg, size_t size);
 
+/* Measurement builds only (bench/hardening.sh counts what the default
+ * hardening costs per malloc+free pair): WH_BENCH_NO_ENCODING stores links
+ * in the clear and drops the pop's bounds check; WH_BENCH_NO_LIVE_BITS also
+ * drops the live bitmap from the inline paths, which leaves only
+ * single-threaded alloc/free loops working.  Never set in a real build. */
+#ifndef WH_BENCH_NO_ENCODING
+#define WH_BENCH_NO_ENCODING 0
+#endif
+#ifndef WH_BENCH_NO_LIVE_BITS
+#define WH_BENCH_NO_LIVE_BITS 0
+#endif
+#define WH_LINK_KEY(pg) (WH_BENCH_NO_ENCODING ? 0 : (pg)->key)
+
 /* Pops a block of pg (pg->free != NULL), or NULL if the link is damaged. */
 WH_INLINE void *wh_page_pop(wh_page *pg, wh_block *b)
 {
     uintptr_t off = (uintptr_t)b - pg->start;
-    if (wh_unlikely(off >= pg->area)) return NULL;
-    pg->free = (wh_block *)(b->next ^ pg->key);
+    if (!WH_BENCH_NO_ENCODING && wh_unlikely(off >= pg->area)) return NULL;
+    pg->free = (wh_block *)(b->next ^ WH_LINK_KEY(pg));
     pg->used++;
-    pg->live[off >> 10] |= (uint64_t)1 << ((off >> 4) & 63);
+    if (!WH_BENCH_NO_LIVE_BITS) pg->live[off >> 10] |= (uint64_t)1 << ((off >> 4) & 63);
     return b;
 }
 
@@ -864,13 +877,15 @@ WH_INLINE wh_page *wh_heap_block_try_free(void *p)
     if (wh_unlikely(pg->tid != wh_thread_id()))
         return !(pg->tid & 1) && off < pg->area ? pg : WH_FREE_SLOW;
     if (wh_unlikely(off >= pg->area)) return WH_FREE_SLOW;
-    uint64_t *word = &pg->live[off >> 10];
-    uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
-    uint64_t v = *word;
-    if (wh_unlikely(!(v & bit))) return WH_FREE_SLOW;
-    *word = v ^ bit;
+    if (!WH_BENCH_NO_LIVE_BITS) {
+        uint64_t *word = &pg->live[off >> 10];
+        uint64_t bit = (uint64_t)1 << ((off >> 4) & 63);
+        uint64_t v = *word;
+        if (wh_unlikely(!(v & bit))) return WH_FREE_SLOW;
+        *word = v ^ bit;
+    }
     wh_block *b = p;
-    b->next = (uintptr_t)pg->local_free ^ pg->key;
+    b->next = (uintptr_t)pg->local_free ^ WH_LINK_KEY(pg);
     pg->local_free = b;
     if (wh_unlikely((int32_t)--pg->used <= 0)) wh_heap_page_event(pg);
     return NULL;
