@@ -291,6 +291,14 @@ static uint32_t heap_protect(const wh_heap *h)
                                                          : WHEAP_PAGE_READWRITE;
 }
 
+/* large_pages=1: transparent huge pages for freshly committed data (a
+ * commit maps fresh pages, so every commit is advised again); silently
+ * nothing where THP is off. */
+static void advise_huge(void *addr, size_t size)
+{
+    if (wh_unlikely(wh_options_get()->large_pages)) (void)wh_os_advise_huge(addr, size);
+}
+
 static void count_commit(wh_heap *h, ptrdiff_t bytes)
 {
     h->committed += (size_t)bytes;
@@ -362,6 +370,7 @@ static bool segment_commit_to(wh_heap *h, wh_segment *seg, uintptr_t end)
         err = wh_vm_commit((void *)seg->commit_end, target - seg->commit_end, heap_protect(h));
         if (err) return false;
     }
+    advise_huge((void *)seg->commit_end, target - seg->commit_end);
     count_commit(h, (ptrdiff_t)(target - seg->commit_end));
     seg->commit_end = target;
     if (seg->slots) {
@@ -441,6 +450,7 @@ static wh_segment *segment_new(wh_heap *h, uint32_t n)
     h->segments_made++;
     segment_link(h, seg);
     segmap_set((uintptr_t)seg, WH_SEGMAP_SEGMENT);
+    wh_verbose("heap %p: segment %p reserved (%zu KiB)", (void *)h, p, size >> 10);
     return seg;
 }
 
@@ -455,8 +465,10 @@ void wh_heap_segment_release(wh_heap *h, wh_segment *seg)
                     (seg->commit_end - seg->data_start);
     seg->magic = 0;
     void *res = seg->reservation;
+    size_t size = seg->size;
     pthread_mutex_unlock(&h->seg_lock);
     wh_vm_release(res);
+    wh_verbose("heap %p: segment %p released (%zu KiB)", (void *)h, res, size >> 10);
     pthread_mutex_lock(&h->seg_lock);
 }
 
@@ -968,11 +980,21 @@ static void *alloc_large(wh_heap *h, size_t size, size_t align)
 
 static void *huge_alloc(wh_heap *h, size_t size, size_t align);
 
+/* Where huge blocks start: WH_HUGE_MIN, or for arenas mallopt's
+ * M_MMAP_THRESHOLD (64 KiB .. 16 MiB). */
+static size_t huge_min(const wh_heap *h)
+{
+    if (!(h->flags & WH_HF_ARENA)) return WH_HUGE_MIN;
+    size_t t = __atomic_load_n(&wh_options_get()->mmap_threshold, __ATOMIC_RELAXED);
+    return t ? t : WH_HUGE_MIN;
+}
+
 void *wh_heap_alloc_slow(wh_heap *h, size_t size)
 {
     heap_heartbeat(h);
-    if (size <= WH_SMALL_MAX) return alloc_bin(h, wh_bin_of(size), size);
-    if (size < WH_HUGE_MIN || (h->flags & WH_HF_FIXED)) return alloc_large(h, size, 1);
+    size_t hmin = huge_min(h);
+    if (size <= WH_SMALL_MAX && size < hmin) return alloc_bin(h, wh_bin_of(size), size);
+    if (size < hmin || (h->flags & WH_HF_FIXED)) return alloc_large(h, size, 1);
     return huge_alloc(h, size, 1);
 }
 
@@ -1005,7 +1027,7 @@ void *wh_heap_arena_alloc_aligned(wh_heap *h, size_t align, size_t size)
             wh_heap_block_free(p);
         }
     }
-    if (size + align < WH_HUGE_MIN || (h->flags & WH_HF_FIXED))
+    if (size + align < huge_min(h) || (h->flags & WH_HF_FIXED))
         return alloc_large(h, size, align);
     return huge_alloc(h, size, align);
 }
@@ -1055,6 +1077,7 @@ static void *huge_alloc(wh_heap *h, size_t size, size_t align)
                 if (wh_vm_commit((void *)(hg->data + hg->committed), usable - hg->committed,
                                  heap_protect(h)) != 0)
                     break;
+                advise_huge((void *)(hg->data + hg->committed), usable - hg->committed);
                 count_commit(h, (ptrdiff_t)(usable - hg->committed));
                 hg->committed = usable;
             }
@@ -1073,8 +1096,11 @@ static void *huge_alloc(wh_heap *h, size_t size, size_t align)
     rsize = wh_align_up(rsize, WH_GRANULARITY);
     if (rsize < need) return NULL;
     void *base;
-    if (wh_vm_reserve(rsize, align > WH_GRANULARITY ? align : WH_GRANULARITY, WH_RG_HEAP, h,
-                      &base) != 0)
+    size_t ralign = align > WH_GRANULARITY ? align : WH_GRANULARITY;
+    /* large_pages: huge-page aligned, so that every 2 MiB of the block can be one. */
+    if (wh_options_get()->large_pages && size >= ((size_t)2 << 20) && ralign < ((size_t)2 << 20))
+        ralign = (size_t)2 << 20;
+    if (wh_vm_reserve(rsize, ralign, WH_RG_HEAP, h, &base) != 0)
         return NULL;
     uintptr_t b = (uintptr_t)base;
     uint32_t prot = heap_protect(h);
@@ -1089,6 +1115,9 @@ static void *huge_alloc(wh_heap *h, size_t size, size_t align)
         wh_vm_release(base);
         return NULL;
     }
+    advise_huge(base, doff + usable);
+    wh_verbose("heap %p: huge block %p reserved (%zu KiB)", (void *)h, (void *)(b + doff),
+               rsize >> 10);
     wh_huge *hg = base;
     hg->heap = h;
     hg->base = b;
@@ -1110,7 +1139,11 @@ static void *huge_alloc(wh_heap *h, size_t size, size_t align)
 /* Releases a huge reservation (unlinked, seg_lock not held). */
 static void huge_release(wh_huge *hg)
 {
+    wh_heap *h = hg->heap;
+    void *data = (void *)hg->data;
+    size_t reserved = hg->reserved;
     wh_vm_release((void *)hg->base);
+    wh_verbose("heap %p: huge block %p released (%zu KiB)", (void *)h, data, reserved >> 10);
 }
 
 static void huge_free(wh_heap *h, wh_huge *hg)
@@ -1446,6 +1479,7 @@ static bool huge_grow(wh_huge *hg, size_t size)
     if (wh_vm_commit((void *)(hg->data + hg->committed), usable - hg->committed,
                      heap_protect(h)) != 0)
         return false;
+    advise_huge((void *)(hg->data + hg->committed), usable - hg->committed);
     pthread_mutex_lock(&h->seg_lock);
     count_commit(h, (ptrdiff_t)(usable - hg->committed));
     pthread_mutex_unlock(&h->seg_lock);
@@ -1538,7 +1572,8 @@ wh_heap *wh_heap_create(uint32_t flags, uint32_t options, size_t initial, size_t
     heap_init_struct(h, flags, options);
     h->slice_shift = shift;
     /* Pages carry their owner's token: an arena's thread, else the heap. */
-    h->tid = (flags & WH_HF_ARENA) ? wh_thread_id() : (uintptr_t)h | 1;
+    h->tid = (flags & (WH_HF_ARENA | WH_HF_SHARED)) == WH_HF_ARENA ? wh_thread_id()
+                                                                   : (uintptr_t)h | 1;
     h->reserved = rsize;
     count_commit(h, (ptrdiff_t)l.meta_commit);
     segment_link(h, seg);
@@ -1817,6 +1852,12 @@ wh_heap *wh_heap_new_arena(void)
     return wh_heap_create(WH_HF_ARENA, WHEAP_HEAP_NO_SERIALIZE, 0, 0, &err);
 }
 
+wh_heap *wh_heap_new_shared_arena(void)
+{
+    uint32_t err;
+    return wh_heap_create(WH_HF_ARENA | WH_HF_SHARED, 0, 0, 0, &err);
+}
+
 /* Sets the owner of every page of h.  The caller owns h. */
 static void heap_set_tid(wh_heap *h, uintptr_t tid)
 {
@@ -1866,6 +1907,10 @@ bool wh_heap_trim_all(void)
          h = h->list_next) {
         if (h->tid == wh_thread_id()) {
             any |= wh_heap_arena_collect(h, true);
+        } else if (h->flags & WH_HF_SHARED) {
+            wh_lock_take(&h->lock);
+            any |= wh_heap_arena_collect(h, true);
+            wh_lock_give(&h->lock);
         } else {
             size_t before = h->committed;
             wh_heap_purge(h, wh_heap_now_ms(), true);
@@ -1933,7 +1978,7 @@ void wh_heap_fork_child(void)
     /* Arenas of threads that did not come along are abandoned. */
     for (wh_heap *h = atomic_load(&arenas_first); h; h = h->list_next) {
         pthread_mutex_init(&h->seg_lock, NULL);
-        if (h->tid != 0 && h->tid != me && !(h->flags & WH_HF_ABANDONED)) {
+        if (h->tid != 0 && h->tid != me && !(h->flags & (WH_HF_ABANDONED | WH_HF_SHARED))) {
             heap_set_tid(h, 0);
             h->flags |= WH_HF_ABANDONED;
             h->abandoned_next = abandoned_first;

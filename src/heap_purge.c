@@ -175,6 +175,15 @@ static bool segment_releasable(const wh_segment *seg)
     return true;
 }
 
+/* Bytes of free slices not yet purged (resident or MADV_FREE). */
+static size_t heap_purgeable_bytes(const wh_heap *h)
+{
+    size_t n = 0;
+    for (const wh_segment *seg = h->segments; seg; seg = seg->next)
+        n += (size_t)seg->purgeable << seg->slice_shift;
+    return n;
+}
+
 void wh_heap_purge(wh_heap *h, uint64_t now, bool force)
 {
     const wh_options *o = wh_options_get();
@@ -183,10 +192,24 @@ void wh_heap_purge(wh_heap *h, uint64_t now, bool force)
         pthread_mutex_unlock(&h->seg_lock);
         return;
     }
+    /* mallopt(M_TRIM_THRESHOLD): a heap keeps up to this many bytes of free
+     * pages as they are; past it, the delays apply to all of them.  The
+     * next slice freed sets a new due time. */
+    size_t keep = __atomic_load_n(&o->trim_threshold, __ATOMIC_RELAXED);
+    if (!force && keep && heap_purgeable_bytes(h) <= keep) {
+        h->purge_due = UINT64_MAX;
+        pthread_mutex_unlock(&h->seg_lock);
+        return;
+    }
+    size_t committed_before = h->committed, reserved_before = h->reserved;
+    size_t purgeable_before = heap_purgeable_bytes(h);
     uint64_t next = UINT64_MAX;
     purge_work work[PURGE_BATCH];
-    unsigned n;
-    while ((n = purge_collect(h, now, force, &next, work)) != 0) purge_run(h, work, n);
+    unsigned n, runs = 0;
+    while ((n = purge_collect(h, now, force, &next, work)) != 0) {
+        purge_run(h, work, n);
+        runs += n;
+    }
 
     if (!(h->flags & WH_HF_FIXED)) {
         uint64_t rd = release_delay_ms(o);
@@ -207,7 +230,15 @@ void wh_heap_purge(wh_heap *h, uint64_t now, bool force)
         for (wh_segment *seg = h->segments; seg; seg = seg->next) lower_frontier(h, seg);
     wh_heap_huge_purge(h, now, force, &next);
     h->purge_due = next;
+    size_t purgeable_after = heap_purgeable_bytes(h);
+    size_t committed_after = h->committed, reserved_after = h->reserved;
     pthread_mutex_unlock(&h->seg_lock);
+    if (runs || committed_after < committed_before || reserved_after < reserved_before)
+        wh_verbose("heap %p: purge%s: %u runs, free pages %zu -> %zu KiB, committed %zu -> "
+                   "%zu KiB, reserved %zu -> %zu KiB",
+                   (void *)h, force ? " (trim)" : "", runs, purgeable_before >> 10,
+                   purgeable_after >> 10, committed_before >> 10, committed_after >> 10,
+                   reserved_before >> 10, reserved_after >> 10);
 }
 
 size_t wh_heap_largest_free(wh_heap *h)

@@ -96,6 +96,9 @@ WH_HIDDEN int wh_os_protect(void *addr, size_t size, int prot);
 WH_HIDDEN int wh_os_reset(void *addr, size_t size);
 /* MADV_DONTNEED: pages drop out of RSS now and read back as zero. */
 WH_HIDDEN int wh_os_purge(void *addr, size_t size);
+/* MADV_HUGEPAGE: transparent huge pages for [addr, addr+size) where THP is
+ * "madvise" or "always".  addr page aligned. */
+WH_HIDDEN int wh_os_advise_huge(void *addr, size_t size);
 /* munmap.  addr, size page aligned. */
 WH_HIDDEN int wh_os_release(void *addr, size_t size);
 /* mlock / munlock. */
@@ -241,7 +244,8 @@ WH_HIDDEN __attribute__((noreturn)) void wh_fatal(const char *fmt, ...)
 
 /* ========================================================================
  * options.c: one table of keys.  Read once, before anything else uses
- * them; values never change afterwards.
+ * them; values never change afterwards, except the ones mallopt tunes
+ * (marked "mallopt"; read them with __atomic_load_n, slow paths only).
  * ====================================================================== */
 
 typedef struct wh_options {
@@ -252,9 +256,13 @@ typedef struct wh_options {
     bool     verbose;            /* diagnostics for events, not only errors */
     bool     abort_on_misuse;    /* false: misuse is a warning, not an abort */
     bool     large_pages;        /* back big heap segments with huge pages */
-    uint64_t arena_max;          /* 0: one arena per processor */
+    uint64_t arena_max;          /* 0: one arena per thread; N: N shared arenas (mallopt) */
     uint64_t guard_mode;         /* 0 off, 1 page heap, 2 sampled */
     uint64_t guard_sample;       /* sampled mode: one allocation in N */
+    /* Not keys: mallopt (malloc.c) sets them. */
+    uint64_t mmap_threshold;     /* malloc blocks from here get a reservation (mallopt) */
+    uint64_t trim_threshold;     /* free bytes a heap keeps resident (mallopt) */
+    uint64_t perturb;            /* M_PERTURB byte | 0x100 when set (mallopt) */
 } wh_options;
 
 /* The options, parsed on first use.  Async-signal-safe after the first call. */
@@ -262,6 +270,16 @@ WH_HIDDEN const wh_options *wh_options_get(void);
 /* Parses text (the WHEAP_OPTIONS syntax) into *out; exposed for tests. */
 WH_HIDDEN void wh_options_parse(const char *text, wh_options *out);
 WH_HIDDEN void wh_options_defaults(wh_options *out);
+/* mallopt's writer: the options, writable (store with __atomic_store_n). */
+WH_HIDDEN wh_options *wh_options_tunable(void);
+/* verbose=1: wh_message for a notable event, at most WH_VERBOSE_MAX lines
+ * per process (one more says the rest are dropped).  Never allocates. */
+#define WH_VERBOSE_MAX 1000
+#define wh_verbose(...) \
+    do { \
+        if (wh_unlikely(wh_options_get()->verbose) && wh_verbose_slot()) wh_message(__VA_ARGS__); \
+    } while (0)
+WH_HIDDEN bool wh_verbose_slot(void);
 
 /* ========================================================================
  * regions.c: the region table.
@@ -667,6 +685,7 @@ enum {
     WH_HF_TERMINATE  = 0x08,  /* damage found aborts */
     WH_HF_PROCESS    = 0x10,  /* the process heap: cannot be destroyed */
     WH_HF_ABANDONED  = 0x20,  /* an arena without a thread */
+    WH_HF_SHARED     = 0x40,  /* an arena shared by threads under its lock (arena_max) */
 };
 
 /* A heap lives in the metadata of its first segment.  Invariants:
@@ -905,6 +924,9 @@ WH_INLINE int wh_heap_block_free(void *p)
 /* A new arena: an unserialized heap bound to the calling thread; NULL when
  * memory is exhausted. */
 WH_HIDDEN wh_heap *wh_heap_new_arena(void);
+/* A new shared arena (WH_HF_SHARED): serialized by its lock, its pages owned
+ * by whoever holds it; other threads' frees are remote frees. */
+WH_HIDDEN wh_heap *wh_heap_new_shared_arena(void);
 /* Any power-of-two alignment; huge alignments come from large or huge
  * blocks.  The owner thread only. */
 WH_HIDDEN void *wh_heap_arena_alloc_aligned(wh_heap *h, size_t align, size_t size);
@@ -1014,6 +1036,14 @@ typedef struct wh_heap_counters {
     size_t reserved, committed, reset, allocated, peak_committed;
 } wh_heap_counters;
 WH_HIDDEN void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out);
+/* stats=1: the statistics report on stderr, without allocating (a library
+ * destructor calls it at exit; tests call it directly).  At most
+ * WH_STATS_ROWS arenas and as many public heaps get a line each. */
+#define WH_STATS_ROWS 16
+WH_HIDDEN void wh_stats_print(void);
+/* malloc_info's and the report's view of one heap: kind "arena", "shared",
+ * "abandoned" or "heap". */
+WH_HIDDEN const char *wh_heap_kind_name(const wh_heap *h);
 /* Bytes in live blocks of every arena (a snapshot). */
 WH_HIDDEN size_t wh_heap_arenas_allocated(void);
 /* Whole-heap metadata check (heap_walk.c); damage reported through
@@ -1052,12 +1082,36 @@ WH_INLINE wh_heap *wh_arena_get(void)
 /* Binds the calling thread to an arena (adopted or new); NULL when memory
  * is exhausted. */
 WH_HIDDEN WH_NOINLINE wh_heap *wh_arena_bind(void);
-/* The calling thread's arena, bound on first use. */
+/* The calling thread's arena, bound on first use: its own, or a shared
+ * one (WH_HF_SHARED: allocate from it only through the wh_arena_* calls
+ * below, which take its lock). */
 WH_INLINE wh_heap *wh_arena_current(void)
 {
     wh_heap *h = wh_tl_arena;
     return wh_likely(h != NULL) ? h : wh_arena_bind();
 }
+/* Shared arenas: allocation (align <= 16: plain) and in-place resize under
+ * the arena's lock. */
+WH_HIDDEN void *wh_arena_shared_alloc(wh_heap *h, size_t size, size_t align);
+WH_HIDDEN bool wh_arena_shared_resize(wh_heap *h, void *p, size_t size);
+/* A block of at least size bytes from the calling thread's arena h (as
+ * wh_arena_current returns it). */
+WH_INLINE void *wh_arena_alloc(wh_heap *h, size_t size)
+{
+    if (wh_likely(!(h->flags & WH_HF_SHARED))) return wh_heap_arena_alloc(h, size);
+    return wh_arena_shared_alloc(h, size, 0);
+}
+/* The slow mode: threads bound from now on share at most n arenas (n 0:
+ * one per processor, up to WH_SHARED_MAX) and allocate under their locks,
+ * so that every malloc and free of theirs takes the slow paths (arena_max,
+ * M_PERTURB).  The calling thread leaves its own arena (abandoned: its
+ * blocks stay valid).  Returns false for n > WH_SHARED_MAX. */
+#define WH_SHARED_MAX 256
+WH_HIDDEN bool wh_arena_share(uint64_t n);
+/* Is the slow mode on? */
+WH_HIDDEN bool wh_arena_shared_mode(void);
+/* Counts of arenas: all made, abandoned, shared (a snapshot). */
+WH_HIDDEN void wh_arena_counts(size_t *all, size_t *abandoned, size_t *shared);
 
 /* ========================================================================
  * process_heap.c: the process heap's handle stands for every arena; heap.c

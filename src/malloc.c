@@ -10,6 +10,11 @@
  *   free ── wh_heap_block_free (inline: owner push, or remote push)
  *      └─ bad_pointer: one line naming wheap, then abort
  *
+ * In the shared mode (arena_max, M_PERTURB: arena.c) a thread has no arena
+ * of its own: its mallocs always take malloc_slow and its frees free_slow,
+ * which is where M_PERTURB fills blocks, so that neither costs the default
+ * mode's fast paths anything.
+ *
  * The wheap_* names are always exported.  The libc names, their __libc_*
  * aliases and the C++ operators (new.cc) are exported unless configured
  * with --disable-malloc-override.
@@ -42,6 +47,19 @@ WH_COLD static void bad_pointer(const char *call, const void *p, int why)
     wh_message("%s(): %s: %p (ignored: abort_on_misuse=0)", call, what, p);
 }
 
+/* M_PERTURB: the byte | 0x100 while set, else 0. */
+static inline unsigned perturb_byte(void)
+{
+    return (unsigned)__atomic_load_n(&wh_options_get()->perturb, __ATOMIC_RELAXED);
+}
+
+/* A fresh block of size bytes gets the complement of the byte (not calloc's). */
+static inline void perturb_alloc(void *p, size_t size)
+{
+    unsigned b = perturb_byte();
+    if (wh_unlikely(b != 0) && p) memset(p, (int)(~b & 0xFF), size);
+}
+
 /* ------------------------------------------------------------------------
  * Allocation
  * ---------------------------------------------------------------------- */
@@ -53,11 +71,12 @@ WH_NOINLINE static void *malloc_slow(size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_current();
-    void *p = h ? wh_heap_arena_alloc(h, size) : NULL;
+    void *p = h ? wh_arena_alloc(h, size) : NULL;
     if (!p) {
         errno = ENOMEM;
         return NULL;
     }
+    perturb_alloc(p, size);
     /* With background_purge=1, the purger thread starts here: outside any
      * heap lock, from a thread that is bound (pthread_create allocates). */
     if (wh_unlikely(wh_options_get()->background_purge)) wh_heap_background_start();
@@ -97,7 +116,8 @@ void *wheap_calloc(size_t n, size_t size)
     /* Fresh pages from the OS are already zero; the heap tells us when it
      * handed out such a block so large callocs skip the memset (small ones
      * are cheaper to clear than to ask about). */
-    if (p && (total <= WH_DIRECT_MAX || !wh_heap_block_is_fresh(p, total))) memset(p, 0, total);
+    if (p && (total <= WH_DIRECT_MAX || perturb_byte() || !wh_heap_block_is_fresh(p, total)))
+        memset(p, 0, total);
     return p;
 }
 
@@ -120,8 +140,11 @@ static void *memalign_glibc(size_t alignment, size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_current();
-    void *p = h ? wh_heap_arena_alloc_aligned(h, alignment, size) : NULL;
+    void *p = !h                          ? NULL
+              : (h->flags & WH_HF_SHARED) ? wh_arena_shared_alloc(h, size, alignment)
+                                          : wh_heap_arena_alloc_aligned(h, alignment, size);
     if (!p) errno = ENOMEM;
+    perturb_alloc(p, size);
     return p;
 }
 
@@ -174,6 +197,11 @@ void *wheap_pvalloc(size_t size)
 WH_NOINLINE static void free_slow(void *p, wh_page *pg, const char *call)
 {
     if (p == NULL) return;
+    unsigned pb = perturb_byte();
+    if (wh_unlikely(pb != 0)) {
+        size_t usable = wh_heap_block_usable_size(p);   /* 0: not a live block */
+        if (usable) memset(p, (int)(pb & 0xFF), usable);
+    }
     int why = pg != WH_FREE_SLOW ? wh_heap_free_remote(pg, p) : wh_heap_block_free_slow(p);
     if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
 }
@@ -225,12 +253,16 @@ void *wheap_realloc(void *p, size_t size)
     wh_heap *h = wh_arena_current();
     /* Only the owner may grow a block in place: its page is the owner's,
      * unlocked, state (another thread's block moves instead). */
-    if (h && wh_heap_block_heap(p) == h && wh_heap_block_resize_in_place(p, size)) return p;
-    void *q = h ? wh_heap_arena_alloc(h, size) : NULL;
+    if (h && ((h->flags & WH_HF_SHARED) ? wh_arena_shared_resize(h, p, size)
+                                        : wh_heap_block_heap(p) == h &&
+                                              wh_heap_block_resize_in_place(p, size)))
+        return p;
+    void *q = h ? wh_arena_alloc(h, size) : NULL;
     if (!q) {
         errno = ENOMEM;
         return NULL;             /* p untouched */
     }
+    perturb_alloc(q, size);
     memcpy(q, p, size < usable ? size : usable);
     free_inline(p, "realloc");
     return q;
@@ -276,20 +308,35 @@ struct mallinfo2 wheap_mallinfo2(void)
     return mi;
 }
 
+/* glibc's layout: "Arena N:" blocks, then the totals; each arena's
+ * committed bytes stand for glibc's system bytes.  Written with snprintf
+ * and write(2), like the report at exit. */
 void wheap_malloc_stats(void)
 {
+    char buf[512];
+    int n;
+    unsigned nr = 0;
+    for (wh_heap *h = wh_arenas_first(); h; h = wh_arena_next(h), nr++) {
+        wh_heap_counters c;
+        wh_heap_counters_get(h, &c);
+        n = snprintf(buf, sizeof buf,
+                     "Arena %u (%s):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n", nr,
+                     wh_heap_kind_name(h), c.committed, c.allocated);
+        if (n > 0) wh_os_write_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    }
     wheap_stats st = { .size = sizeof st };
     wheap_get_stats(NULL, &st);
-    char buf[512];
-    int n = snprintf(buf, sizeof buf,
-                     "wheap %s\nreserved bytes    = %10zu\ncommitted bytes   = %10zu\n"
-                     "reset bytes       = %10zu\nin use bytes      = %10zu\n"
-                     "peak committed    = %10zu\nheaps             = %10zu\n",
-                     PACKAGE_VERSION, st.reserved, st.committed, st.reset, st.allocated,
-                     st.peak_committed, st.heaps);
+    n = snprintf(buf, sizeof buf,
+                 "Total (wheap %s):\nsystem bytes     = %10zu\nin use bytes     = %10zu\n"
+                 "reserved bytes   = %10zu\nreset bytes      = %10zu\n"
+                 "max system bytes = %10zu\nheaps            = %10zu\narenas           = %10u\n",
+                 PACKAGE_VERSION, st.committed, st.allocated, st.reserved, st.reset,
+                 st.peak_committed, st.heaps, nr);
     if (n > 0) wh_os_write_stderr(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* glibc's XML in spirit: one <heap> per arena (own, shared or abandoned),
+ * then the process totals (wheap_get_stats's numbers). */
 int wheap_malloc_info(int options, void *stream)
 {
     FILE *f = stream;
@@ -300,13 +347,26 @@ int wheap_malloc_info(int options, void *stream)
     wheap_stats st = { .size = sizeof st };
     wheap_get_stats(NULL, &st);
     fprintf(f, "<malloc version=\"1\" allocator=\"wheap %s\">\n", PACKAGE_VERSION);
+    unsigned nr = 0;
+    for (wh_heap *h = wh_arenas_first(); h; h = wh_arena_next(h), nr++) {
+        wh_heap_counters c;
+        wh_heap_counters_get(h, &c);
+        fprintf(f, "<heap nr=\"%u\" kind=\"%s\">\n", nr, wh_heap_kind_name(h));
+        fprintf(f, "<total type=\"allocated\" size=\"%zu\"/>\n", c.allocated);
+        fprintf(f, "<total type=\"reset\" size=\"%zu\"/>\n", c.reset);
+        fprintf(f, "<system type=\"current\" size=\"%zu\"/>\n", c.committed);
+        fprintf(f, "<system type=\"max\" size=\"%zu\"/>\n", c.peak_committed);
+        fprintf(f, "<aspace type=\"total\" size=\"%zu\"/>\n", c.reserved);
+        fprintf(f, "</heap>\n");
+    }
     fprintf(f, "<total type=\"reserved\" size=\"%zu\"/>\n", st.reserved);
     fprintf(f, "<total type=\"committed\" size=\"%zu\"/>\n", st.committed);
     fprintf(f, "<total type=\"reset\" size=\"%zu\"/>\n", st.reset);
     fprintf(f, "<total type=\"allocated\" size=\"%zu\"/>\n", st.allocated);
     fprintf(f, "<system type=\"current\" size=\"%zu\"/>\n", st.committed);
     fprintf(f, "<system type=\"max\" size=\"%zu\"/>\n", st.peak_committed);
-    fprintf(f, "<heaps count=\"%zu\"/>\n</malloc>\n", st.heaps);
+    fprintf(f, "<aspace type=\"total\" size=\"%zu\"/>\n", st.reserved);
+    fprintf(f, "<heaps count=\"%zu\"/>\n<arenas count=\"%u\"/>\n</malloc>\n", st.heaps, nr);
     return 0;
 }
 
@@ -354,17 +414,58 @@ void *__libc_pvalloc(size_t size) WH_ALIAS(wheap_pvalloc);
 int __posix_memalign(void **out, size_t alignment, size_t size)
     WH_ALIAS(wheap_posix_memalign);
 
-/* mallopt: the glibc parameters that mean something here are accepted. */
+/* mallopt, mapped onto wheap's policies (README.md, "mallopt"); 1 on
+ * success, 0 for an unknown parameter or a bad value, as glibc.
+ *   M_ARENA_MAX       value > 0: the shared mode with that many arenas
+ *                     (arena.c); <= 0: no change, as glibc
+ *   M_MMAP_THRESHOLD  0 .. 32 MiB (glibc's limit): malloc blocks of at
+ *                     least this many bytes get a reservation of their own;
+ *                     clamped to 64 KiB .. 16 MiB (a large page must fit a
+ *                     segment)
+ *   M_TRIM_THRESHOLD  >= 0: bytes of free pages each heap keeps resident
+ *                     before its purge delays apply (0: none kept)
+ *   M_PERTURB         the low byte; non-zero: the shared mode, fresh
+ *                     blocks get its complement (not calloc's), freed
+ *                     blocks the byte
+ *   M_TOP_PAD, M_MMAP_MAX, M_ARENA_TEST, M_MXFAST: accepted, no effect */
+#define MMAP_THRESHOLD_MAX ((size_t)32 << 20)
 __attribute__((visibility("default"))) int mallopt(int param, int value)
 {
-    (void)value;
+    wh_options *o = wh_options_tunable();
+    int ok = 1;
     switch (param) {
-    case M_ARENA_MAX: case M_MMAP_THRESHOLD: case M_TRIM_THRESHOLD: case M_PERTURB:
-    case M_TOP_PAD: case M_MMAP_MAX: case M_ARENA_TEST: case M_MXFAST:
-        return 1;
-    default:
-        return 0;
+    case M_ARENA_MAX:
+        if (value > 0) wh_arena_share((uint64_t)value);
+        break;
+    case M_MMAP_THRESHOLD: {
+        if (value < 0 || (size_t)value > MMAP_THRESHOLD_MAX) {
+            ok = 0;
+            break;
+        }
+        size_t t = (size_t)value;
+        if (t < ((size_t)64 << 10)) t = (size_t)64 << 10;
+        if (t > ((size_t)16 << 20)) t = (size_t)16 << 20;
+        __atomic_store_n(&o->mmap_threshold, t, __ATOMIC_RELAXED);
+        break;
     }
+    case M_TRIM_THRESHOLD:
+        if (value < 0) ok = 0;
+        else __atomic_store_n(&o->trim_threshold, (uint64_t)value, __ATOMIC_RELAXED);
+        break;
+    case M_PERTURB: {
+        unsigned b = (unsigned)value & 0xFF;
+        if (b) wh_arena_share(0);
+        __atomic_store_n(&o->perturb, b ? (uint64_t)(b | 0x100) : 0, __ATOMIC_RELAXED);
+        break;
+    }
+    case M_TOP_PAD: case M_MMAP_MAX: case M_ARENA_TEST: case M_MXFAST:
+        break;
+    default:
+        ok = 0;
+        break;
+    }
+    wh_verbose("mallopt(%u, %u) = %u", (unsigned)param, (unsigned)value, (unsigned)ok);
+    return ok;
 }
 int __libc_mallopt(int param, int value) WH_ALIAS(mallopt);
 

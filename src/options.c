@@ -34,13 +34,13 @@ static const opt_desc opt_table[] = {
     OPT("stats",             OPT_BOOL, stats,             0,    NULL,
         "print statistics to stderr at exit"),
     OPT("verbose",           OPT_BOOL, verbose,           0,    NULL,
-        "report notable events on stderr"),
+        "report notable events on stderr (at most 1000 lines)"),
     OPT("abort_on_misuse",   OPT_BOOL, abort_on_misuse,   1,    NULL,
         "abort after diagnosing a bad pointer (0: warn and carry on)"),
     OPT("large_pages",       OPT_BOOL, large_pages,       0,    NULL,
-        "back large heap segments with huge pages where possible"),
+        "transparent huge pages (or a hugetlb pool) for heap segments and huge blocks"),
     OPT("arena_max",         OPT_U64,  arena_max,         0,    NULL,
-        "most malloc arenas (0: one per processor)"),
+        "most malloc arenas (0: one per thread; N: threads share N locked arenas)"),
     OPT("guard_mode",        OPT_ENUM, guard_mode,        0,    guard_names,
         "off, page (every block before a guard page) or sample"),
     OPT("guard_sample",      OPT_U64,  guard_sample,      1000, NULL,
@@ -137,12 +137,48 @@ void wh_options_parse(const char *text, wh_options *out)
 static wh_options the_options;
 static _Atomic int options_state;   /* 0 unread, 1 being read, 2 ready */
 
+/* verbose=1: "wheap: options: key=value,..." for every key, once. */
+static void options_report(const wh_options *o)
+{
+    char line[480];
+    size_t n = 0;
+    for (size_t i = 0; i < OPT_COUNT; i++) {
+        const opt_desc *d = &opt_table[i];
+        const char *field = (const char *)o + d->offset;
+        char val[24];
+        const char *v = val;
+        if (d->type == OPT_BOOL) {
+            v = *(const bool *)field ? "1" : "0";
+        } else if (d->type == OPT_ENUM) {
+            v = d->names[*(const uint64_t *)field];
+        } else {
+            uint64_t x = *(const uint64_t *)field;
+            char tmp[24];
+            size_t k = 0;
+            do tmp[k++] = (char)('0' + x % 10); while ((x /= 10) != 0);
+            for (size_t j = 0; j < k; j++) val[j] = tmp[k - 1 - j];
+            val[k] = '\0';
+        }
+        size_t kl = strlen(d->key), vl = strlen(v);
+        if (n + kl + vl + 2 >= sizeof line) break;
+        if (n) line[n++] = ',';
+        memcpy(line + n, d->key, kl);
+        n += kl;
+        line[n++] = '=';
+        memcpy(line + n, v, vl);
+        n += vl;
+    }
+    line[n] = '\0';
+    wh_message("options: %s", line);
+}
+
 WH_COLD static void options_init(void)
 {
     int expected = 0;
     if (atomic_compare_exchange_strong(&options_state, &expected, 1)) {
         wh_options_parse(secure_getenv("WHEAP_OPTIONS"), &the_options);
         atomic_store_explicit(&options_state, 2, memory_order_release);
+        if (the_options.verbose) options_report(&the_options);
         return;
     }
     while (atomic_load_explicit(&options_state, memory_order_acquire) != 2)
@@ -154,4 +190,20 @@ const wh_options *wh_options_get(void)
     if (wh_unlikely(atomic_load_explicit(&options_state, memory_order_acquire) != 2))
         options_init();
     return &the_options;
+}
+
+wh_options *wh_options_tunable(void)
+{
+    (void)wh_options_get();
+    return &the_options;
+}
+
+static _Atomic unsigned verbose_lines;
+
+bool wh_verbose_slot(void)
+{
+    unsigned n = atomic_fetch_add_explicit(&verbose_lines, 1, memory_order_relaxed);
+    if (n < WH_VERBOSE_MAX) return true;
+    if (n == WH_VERBOSE_MAX) wh_message("verbose: %u lines printed, further events dropped", n);
+    return false;
 }

@@ -272,6 +272,17 @@ int wh_os_reset(void *addr, size_t size)
     return err;
 }
 
+int wh_os_advise_huge(void *addr, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+    WH_OS_CALL(madvise(addr, size, MADV_HUGEPAGE) != 0);
+#else
+    (void)addr;
+    (void)size;
+    return ENOTSUP;
+#endif
+}
+
 int wh_os_purge(void *addr, size_t size)
 {
     WH_OS_CALL(madvise(addr, size, MADV_DONTNEED) != 0);

@@ -29,7 +29,7 @@ static void *process_alloc(uint32_t flags, size_t bytes)
 {
     if (bytes > MAX_REQUEST) return NULL;
     wh_heap *a = wh_arena_current();
-    void *p = a ? wh_heap_arena_alloc(a, bytes) : NULL;
+    void *p = a ? wh_arena_alloc(a, bytes) : NULL;
     if (p && (flags & WHEAP_HEAP_ZERO_MEMORY) && !wh_heap_block_is_fresh(p, bytes))
         memset(p, 0, bytes);
     return p;
@@ -61,7 +61,9 @@ void *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err)
     if (bytes <= usable) return p;
     /* Growing in place changes the block's page: only its owner may. */
     wh_heap *a = wh_arena_current();
-    if (a && wh_heap_block_heap(p) == a && wh_heap_block_resize_in_place(p, bytes)) {
+    if (a && ((a->flags & WH_HF_SHARED) ? wh_arena_shared_resize(a, p, bytes)
+                                        : wh_heap_block_heap(p) == a &&
+                                              wh_heap_block_resize_in_place(p, bytes))) {
         if (zero) memset((char *)p + usable, 0, bytes - usable);
         return p;
     }

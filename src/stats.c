@@ -7,11 +7,18 @@
  * reading the page metadata under the heap's seg_lock, which keeps every
  * segment mapped meanwhile (an arena's owner may be allocating: the numbers
  * are then a snapshot).  The whole process takes layer 1's counters.
+ *
+ * stats=1 prints them at exit from a library destructor (wh_stats_print):
+ * snprintf into stack buffers, one write(2) per line, /proc/self/status
+ * read with raw reads; nothing allocates, so a process whose heap is
+ * damaged or exhausted still gets its report.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out)
 {
@@ -98,4 +105,111 @@ bool wheap_get_stats(wheap_heap *heap, wheap_stats *out)
     size_t n = out->size < sizeof st ? out->size : sizeof st;
     memcpy(out, &st, n);
     return true;
+}
+
+/* ------------------------------------------------------------------------
+ * stats=1: the report at exit
+ * ---------------------------------------------------------------------- */
+
+const char *wh_heap_kind_name(const wh_heap *h)
+{
+    uint32_t f = __atomic_load_n(&h->flags, __ATOMIC_RELAXED);
+    if (!(f & WH_HF_ARENA)) return (f & WH_HF_PROCESS) ? "process" : "heap";
+    if (f & WH_HF_SHARED) return "shared";
+    return (f & WH_HF_ABANDONED) ? "abandoned" : "arena";
+}
+
+static void line_out(const char *buf, int n, size_t cap)
+{
+    if (n <= 0) return;
+    size_t len = (size_t)n < cap ? (size_t)n : cap - 1;
+    wh_os_write_stderr(buf, len);
+}
+
+/* A "Key:   123 kB" value of /proc/self/status, in kB; 0 when missing. */
+static unsigned long long status_kb(const char *text, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *s = text; s && *s;) {
+        if (strncmp(s, key, kl) == 0 && s[kl] == ':') {
+            const char *v = s + kl + 1;
+            while (*v == ' ' || *v == '\t') v++;
+            unsigned long long x = 0;
+            while (*v >= '0' && *v <= '9') x = x * 10 + (unsigned long long)(*v++ - '0');
+            return x;
+        }
+        s = strchr(s, '\n');
+        if (s) s++;
+    }
+    return 0;
+}
+
+static void heap_row(const char *kind, unsigned nr, wh_heap *h)
+{
+    wh_heap_counters c;
+    wh_heap_counters_get(h, &c);
+    char buf[256];
+    int n = snprintf(buf, sizeof buf,
+                     "wheap: stats: %-9s %2u %p: reserved %zu, committed %zu, allocated %zu, "
+                     "reset %zu, peak committed %zu\n",
+                     kind, nr, (void *)h, c.reserved, c.committed, c.allocated, c.reset,
+                     c.peak_committed);
+    line_out(buf, n, sizeof buf);
+}
+
+void wh_stats_print(void)
+{
+    char buf[320];
+    int n;
+    wheap_stats st = { .size = sizeof st };
+    wheap_get_stats(NULL, &st);
+    size_t arenas, abandoned, shared;
+    wh_arena_counts(&arenas, &abandoned, &shared);
+    n = snprintf(buf, sizeof buf, "wheap: stats: pid %ld, wheap %s\n", (long)getpid(),
+                 PACKAGE_VERSION);
+    line_out(buf, n, sizeof buf);
+    n = snprintf(buf, sizeof buf,
+                 "wheap: stats: reserved %zu, committed %zu, reset %zu, allocated %zu, "
+                 "peak committed %zu (bytes)\n",
+                 st.reserved, st.committed, st.reset, st.allocated, st.peak_committed);
+    line_out(buf, n, sizeof buf);
+    n = snprintf(buf, sizeof buf,
+                 "wheap: stats: heaps %zu, arenas %zu (abandoned %zu, shared %zu)\n", st.heaps,
+                 arenas, abandoned, shared);
+    line_out(buf, n, sizeof buf);
+    char status[4096];
+    if (wh_os_read_file("/proc/self/status", status, sizeof status, NULL) == 0) {
+        n = snprintf(buf, sizeof buf, "wheap: stats: VmRSS %llu kB, VmHWM %llu kB\n",
+                     status_kb(status, "VmRSS"), status_kb(status, "VmHWM"));
+        line_out(buf, n, sizeof buf);
+    }
+    unsigned nr = 0, more = 0;
+    for (wh_heap *h = wh_arenas_first(); h; h = wh_arena_next(h)) {
+        if (nr < WH_STATS_ROWS) heap_row(wh_heap_kind_name(h), nr++, h);
+        else more++;
+    }
+    if (more) {
+        n = snprintf(buf, sizeof buf, "wheap: stats: %u more arenas not listed\n", more);
+        line_out(buf, n, sizeof buf);
+    }
+    nr = 0;
+    more = 0;
+    wh_heaps_lock();
+    for (wh_heap *h = wh_heaps_first(); h; h = h->list_next) {
+        if (nr < WH_STATS_ROWS) heap_row(wh_heap_kind_name(h), nr++, h);
+        else more++;
+    }
+    wh_heaps_unlock();
+    if (more) {
+        n = snprintf(buf, sizeof buf, "wheap: stats: %u more heaps not listed\n", more);
+        line_out(buf, n, sizeof buf);
+    }
+}
+
+/* A destructor, not atexit: it runs after the program's atexit handlers
+ * and its own destructors (glibc's _dl_fini runs libraries' destructors
+ * last), and registering it allocates nothing. */
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (wh_options_get()->stats) wh_stats_print();
 }
