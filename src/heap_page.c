@@ -981,7 +981,7 @@ static void *alloc_large(wh_heap *h, size_t size, size_t align)
 static void *huge_alloc(wh_heap *h, size_t size, size_t align);
 
 /* Where huge blocks start: WH_HUGE_MIN, or for arenas mallopt's
- * M_MMAP_THRESHOLD (64 KiB .. 16 MiB). */
+ * M_MMAP_THRESHOLD (WH_MMAP_THRESHOLD_MIN .. WH_MMAP_THRESHOLD_MAX). */
 static size_t huge_min(const wh_heap *h)
 {
     if (!(h->flags & WH_HF_ARENA)) return WH_HUGE_MIN;
@@ -992,6 +992,7 @@ static size_t huge_min(const wh_heap *h)
 void *wh_heap_alloc_slow(wh_heap *h, size_t size)
 {
     heap_heartbeat(h);
+    if (size < WH_MMAP_THRESHOLD_MIN) return alloc_bin(h, wh_bin_of(size), size);
     size_t hmin = huge_min(h);
     if (size <= WH_SMALL_MAX && size < hmin) return alloc_bin(h, wh_bin_of(size), size);
     if (size < hmin || (h->flags & WH_HF_FIXED)) return alloc_large(h, size, 1);

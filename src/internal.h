@@ -262,7 +262,6 @@ typedef struct wh_options {
     /* Not keys: mallopt (malloc.c) sets them. */
     uint64_t mmap_threshold;     /* malloc blocks from here get a reservation (mallopt) */
     uint64_t trim_threshold;     /* free bytes a heap keeps resident (mallopt) */
-    uint64_t perturb;            /* M_PERTURB byte | 0x100 when set (mallopt) */
 } wh_options;
 
 /* The options, parsed on first use.  Async-signal-safe after the first call. */
@@ -523,6 +522,9 @@ WH_HIDDEN void wh_ww_released(wh_region *r);
 #define WH_BIN_LARGE     49                                  /* one-block pages */
 #define WH_BINS          50
 #define WH_HUGE_MIN      ((size_t)1 << 20)   /* growable heaps: own reservation from here */
+/* mallopt(M_MMAP_THRESHOLD) moves the arenas' WH_HUGE_MIN within these. */
+#define WH_MMAP_THRESHOLD_MIN ((size_t)64 << 10)
+#define WH_MMAP_THRESHOLD_MAX ((size_t)16 << 20)
 #define WH_FIXED_MAX_REQUEST ((size_t)0x7FFF8) /* fixed heaps refuse this and more */
 
 /* What wh_heap_block_free / wh_heap_block_check say about a pointer. */

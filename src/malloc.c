@@ -47,22 +47,48 @@ WH_COLD static void bad_pointer(const char *call, const void *p, int why)
     wh_message("%s(): %s: %p (ignored: abort_on_misuse=0)", call, what, p);
 }
 
-/* M_PERTURB: the byte | 0x100 while set, else 0. */
+/* M_PERTURB: the byte | 0x100 while set, else 0 (mallopt sets it).  Read
+ * on slow paths only: one load. */
+static unsigned perturb_state;
+
 static inline unsigned perturb_byte(void)
 {
-    return (unsigned)__atomic_load_n(&wh_options_get()->perturb, __ATOMIC_RELAXED);
+    return __atomic_load_n(&perturb_state, __ATOMIC_RELAXED);
 }
 
 /* A fresh block of size bytes gets the complement of the byte (not calloc's). */
+WH_COLD static void perturb_fill(void *p, size_t size, unsigned b)
+{
+    if (p) memset(p, (int)(~b & 0xFF), size);
+}
+
 static inline void perturb_alloc(void *p, size_t size)
 {
     unsigned b = perturb_byte();
-    if (wh_unlikely(b != 0) && p) memset(p, (int)(~b & 0xFF), size);
+    if (wh_unlikely(b != 0)) perturb_fill(p, size, b);
+}
+
+/* A block about to be freed gets the byte (p: any pointer; nothing happens
+ * unless it is a live block). */
+WH_COLD static void perturb_free(void *p, unsigned b)
+{
+    size_t usable = wh_heap_block_usable_size(p);
+    if (usable) memset(p, (int)(b & 0xFF), usable);
 }
 
 /* ------------------------------------------------------------------------
  * Allocation
  * ---------------------------------------------------------------------- */
+
+/* A thread without an arena of its own: its first allocation, or every
+ * allocation in the shared mode (M_PERTURB applies there). */
+WH_NOINLINE static void *malloc_unbound(size_t size)
+{
+    wh_heap *h = wh_arena_bind();
+    void *p = h ? wh_arena_alloc(h, size) : NULL;
+    perturb_alloc(p, size);
+    return p;
+}
 
 WH_NOINLINE static void *malloc_slow(size_t size)
 {
@@ -70,13 +96,12 @@ WH_NOINLINE static void *malloc_slow(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    wh_heap *h = wh_arena_current();
-    void *p = h ? wh_arena_alloc(h, size) : NULL;
+    wh_heap *h = wh_arena_get();
+    void *p = wh_likely(h != NULL) ? wh_heap_arena_alloc(h, size) : malloc_unbound(size);
     if (!p) {
         errno = ENOMEM;
         return NULL;
     }
-    perturb_alloc(p, size);
     /* With background_purge=1, the purger thread starts here: outside any
      * heap lock, from a thread that is bound (pthread_create allocates). */
     if (wh_unlikely(wh_options_get()->background_purge)) wh_heap_background_start();
@@ -197,12 +222,15 @@ void *wheap_pvalloc(size_t size)
 WH_NOINLINE static void free_slow(void *p, wh_page *pg, const char *call)
 {
     if (p == NULL) return;
-    unsigned pb = perturb_byte();
-    if (wh_unlikely(pb != 0)) {
-        size_t usable = wh_heap_block_usable_size(p);   /* 0: not a live block */
-        if (usable) memset(p, (int)(pb & 0xFF), usable);
+    int why;
+    if (pg != WH_FREE_SLOW) {
+        why = wh_heap_free_remote(pg, p);
+    } else {
+        /* Shared arenas' blocks come here (M_PERTURB's frees). */
+        unsigned pb = perturb_byte();
+        if (wh_unlikely(pb != 0)) perturb_free(p, pb);
+        why = wh_heap_block_free_slow(p);
     }
-    int why = pg != WH_FREE_SLOW ? wh_heap_free_remote(pg, p) : wh_heap_block_free_slow(p);
     if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
 }
 
@@ -443,8 +471,8 @@ __attribute__((visibility("default"))) int mallopt(int param, int value)
             break;
         }
         size_t t = (size_t)value;
-        if (t < ((size_t)64 << 10)) t = (size_t)64 << 10;
-        if (t > ((size_t)16 << 20)) t = (size_t)16 << 20;
+        if (t < WH_MMAP_THRESHOLD_MIN) t = WH_MMAP_THRESHOLD_MIN;
+        if (t > WH_MMAP_THRESHOLD_MAX) t = WH_MMAP_THRESHOLD_MAX;
         __atomic_store_n(&o->mmap_threshold, t, __ATOMIC_RELAXED);
         break;
     }
@@ -455,7 +483,7 @@ __attribute__((visibility("default"))) int mallopt(int param, int value)
     case M_PERTURB: {
         unsigned b = (unsigned)value & 0xFF;
         if (b) wh_arena_share(0);
-        __atomic_store_n(&o->perturb, b ? (uint64_t)(b | 0x100) : 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&perturb_state, b ? b | 0x100 : 0, __ATOMIC_RELAXED);
         break;
     }
     case M_TOP_PAD: case M_MMAP_MAX: case M_ARENA_TEST: case M_MXFAST:
