@@ -492,7 +492,10 @@ __attribute__((visibility("default"))) int mallopt(int param, int value)
         ok = 0;
         break;
     }
-    wh_verbose("mallopt(%u, %u) = %u", (unsigned)param, (unsigned)value, (unsigned)ok);
+    /* wh_message has no %d. */
+    wh_verbose("mallopt(%s%u, %s%u) = %u", param < 0 ? "-" : "",
+               param < 0 ? 0u - (unsigned)param : (unsigned)param, value < 0 ? "-" : "",
+               value < 0 ? 0u - (unsigned)value : (unsigned)value, (unsigned)ok);
     return ok;
 }
 int __libc_mallopt(int param, int value) WH_ALIAS(mallopt);
