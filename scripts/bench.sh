@@ -22,6 +22,9 @@
 #   --out DIR           where results go (default bench/results)
 #   --callgrind         only count instructions per malloc+free pair
 #   --no-micro          skip the Google Benchmark run
+#   --no-programs       skip the real programs (bench/programs.sh: python3,
+#                       perl, git, sqlite3, gcc, bash, coreutils preloaded;
+#                       not in --quick)
 #   --no-callgrind      skip the instruction counts (with and without the
 #                       default hardening: bench/hardening.sh; not in --quick)
 #   --no-build          use what is built (no packages, no configure, no make)
@@ -64,6 +67,7 @@ quick=0
 out=""
 do_build=1
 do_micro=1
+do_programs=1
 do_callgrind=1
 callgrind_only=0
 report_only=0
@@ -94,6 +98,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --callgrind) callgrind_only=1; shift ;;
     --no-micro) do_micro=0; shift ;;
+    --no-programs) do_programs=0; shift ;;
     --no-callgrind) do_callgrind=0; shift ;;
     --no-build) do_build=0; shift ;;
     --report) report_only=1; do_build=0; shift ;;
@@ -167,6 +172,7 @@ install_packages() {
     [ "$do_micro" = 1 ] && required+=(libbenchmark-dev)
     [ "$do_callgrind" = 1 ] && required+=(valgrind)
     command -v gnuplot >/dev/null || required+=(gnuplot-nox)
+    [ "$do_programs" = 1 ] && optional+=(python3 perl git sqlite3 gcc bash coreutils)
     local missing=() p
     for p in "${required[@]}" "${optional[@]}"; do
         have_pkg "$p" || missing+=("$p")
@@ -630,6 +636,25 @@ if [ -s "$out/micro_base.csv" ]; then
 fi
 
 # ---------------------------------------------------------------------------
+# Real programs
+# ---------------------------------------------------------------------------
+
+programs_md=""
+if [ "$report_only" = 1 ]; then
+    [ -s "$out/programs.md" ] && programs_md=$(cat "$out/programs.md")
+elif [ "$do_programs" = 1 ] && [ "$quick" = 1 ]; then
+    notes+=("real programs (bench/programs.sh) are not part of --quick")
+elif [ "$do_programs" = 1 ]; then
+    progress "bench.sh: real programs"
+    if ! bash "$ROOT/bench/programs.sh" --allocators "$allocators" --rounds "$rounds" \
+            --out "$out" >/dev/null 2>"$out/logs/programs.err"; then
+        failures+=("a real program failed or its output differed (see $out/programs.md)")
+    fi
+    [ -s "$out/programs.md" ] && programs_md=$(cat "$out/programs.md")
+    progress_done
+fi
+
+# ---------------------------------------------------------------------------
 # Instruction counts
 # ---------------------------------------------------------------------------
 
@@ -726,6 +751,12 @@ fi
              "private HEAP_NO_SERIALIZE / serialized heap. \"thr\" cases give aggregate throughput."
         echo
         echo "$micro_table"
+    fi
+    if [ -n "$programs_md" ]; then
+        echo
+        echo "## Real programs"
+        echo
+        echo "$programs_md"
     fi
     if [ -n "$callgrind_md" ]; then
         echo
