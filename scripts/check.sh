@@ -8,7 +8,7 @@ top=$(pwd)
 jobs=$(nproc)
 
 # Packages the tests use beyond the build tools.
-test_packages=(valgrind python3 perl git sqlite3 bash coreutils)
+test_packages=(valgrind python3 perl git sqlite3 bash coreutils groff-base)
 bash scripts/setup.sh "${test_packages[@]}" || { echo "0 passed, 1 failed"; exit 1; }
 
 make -j"$jobs" check >check.out 2>&1
@@ -35,11 +35,29 @@ asan_rc=0
 ) >asan.out 2>&1 || asan_rc=$?
 sed -n 's/^\(PASS\|FAIL\|ERROR\|XPASS\|XFAIL\|SKIP\): /\1 (asan): /p' asan.out
 
-count() {   # count KIND across the two logs
-    cat check.out asan.out 2>/dev/null | grep -c "^$1:" || true
+# make distcheck: the tarball builds and passes make check in a VPATH build
+# and installs cleanly; and it holds every file git tracks (but .gitignore
+# files), so that nothing is missing from a release.  One PASS/FAIL line.
+dist_rc=0
+(
+    set -e
+    make -j"$jobs" distcheck
+    version=$(sed -n 's/^PACKAGE_VERSION = //p' Makefile)
+    tar tzf "wheap-$version.tar.gz" | sed "s|^wheap-$version/||" | sort >dist.files
+    git rev-parse --git-dir >/dev/null 2>&1 || { rm -f dist.files; exit 0; }   # a tarball
+    missing=$(git ls-files | grep -v '\(^\|/\)\.gitignore$\|/\.gitkeep$' | sort | comm -23 - dist.files)
+    rm -f dist.files
+    [ -z "$missing" ] || { echo "tracked but not in the tarball (EXTRA_DIST?):" $missing; exit 1; }
+) >distcheck.out 2>&1 || dist_rc=$?
+[ "$dist_rc" -eq 0 ] && echo "PASS: distcheck" >dist.result || echo "FAIL: distcheck" >dist.result
+cat dist.result
+
+count() {   # count KIND across the logs
+    cat check.out asan.out dist.result 2>/dev/null | grep -c "^$1:" || true
 }
 pass=$(count PASS); fail=$(( $(count FAIL) + $(count ERROR) + $(count XPASS) ))
 skip=$(count SKIP); xfail=$(count XFAIL)
+[ "$dist_rc" -eq 0 ] || tail -n 30 distcheck.out
 if [ "$main_rc" -ne 0 ] || [ "$asan_rc" -ne 0 ]; then
     for log in $(grep -lE '^(FAIL|ERROR)' tests/*.log "$asan_dir"/tests/*.log 2>/dev/null); do
         echo "---- $log" && tail -20 "$log"

@@ -4,6 +4,13 @@
 set -u
 top_srcdir=${top_srcdir:-.}
 w="$top_srcdir/wheap"
+# The launcher looks for the library next to itself; in a VPATH build (make
+# distcheck) that is the source tree, so name the built one.
+top_builddir=${top_builddir:-.}
+if [ -z "${WHEAP_LIB:-}" ] && [ -f "$top_builddir/src/.libs/libwheap.so" ]; then
+    WHEAP_LIB=$top_builddir/src/.libs/libwheap.so
+    export WHEAP_LIB
+fi
 fail=0
 check() { if ! eval "$2"; then echo "FAILED: $1" >&2; fail=1; fi; }
 
