@@ -22,8 +22,12 @@ asan_rc=0
 (
     set -e
     mkdir -p "$asan_dir"
-    git ls-files -z --cached --others --exclude-standard \
-        | grep -zv '^build-' | xargs -0 cp --parents -t "$asan_dir"
+    if git rev-parse --git-dir >/dev/null 2>&1; then
+        git ls-files -z --cached --others --exclude-standard \
+            | grep -zv '^build-' | xargs -0 cp --parents -t "$asan_dir"
+    else   # a release tarball: its file list, without this tree's build
+        make distdir distdir="$asan_dir" >/dev/null
+    fi
     cd "$asan_dir"
     san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     [ -x configure ] || autoreconf -fi >/dev/null 2>&1
