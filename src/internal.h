@@ -525,6 +525,9 @@ WH_HIDDEN void wh_ww_released(wh_region *r);
 /* mallopt(M_MMAP_THRESHOLD) moves the arenas' WH_HUGE_MIN within these. */
 #define WH_MMAP_THRESHOLD_MIN ((size_t)64 << 10)
 #define WH_MMAP_THRESHOLD_MAX ((size_t)16 << 20)
+/* Without M_MMAP_THRESHOLD, the arenas' threshold follows the huge blocks
+ * they free (heap_page.c) up to this. */
+#define WH_DYN_THRESHOLD_MAX  ((size_t)8 << 20)
 #define WH_FIXED_MAX_REQUEST ((size_t)0x7FFF8) /* fixed heaps refuse this and more */
 
 /* What wh_heap_block_free / wh_heap_block_check say about a pointer. */
