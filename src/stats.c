@@ -165,7 +165,13 @@ void wh_stats_print(void)
     wheap_get_stats(NULL, &st);
     size_t arenas, abandoned, shared;
     wh_arena_counts(&arenas, &abandoned, &shared);
-    n = snprintf(buf, sizeof buf, "wheap: stats: pid %ld, wheap %s\n", (long)getpid(),
+    /* The program's name: a report per process (forked children too). */
+    char comm[32];
+    size_t cl = 0;
+    if (wh_os_read_file("/proc/self/comm", comm, sizeof comm, &cl) != 0) cl = 0;
+    while (cl && (comm[cl - 1] == '\n' || comm[cl - 1] == ' ')) cl--;
+    comm[cl] = '\0';
+    n = snprintf(buf, sizeof buf, "wheap: stats: pid %ld (%s), wheap %s\n", (long)getpid(), comm,
                  PACKAGE_VERSION);
     line_out(buf, n, sizeof buf);
     n = snprintf(buf, sizeof buf,
