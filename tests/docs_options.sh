@@ -2,8 +2,10 @@
 # The documentation keeps up with the code: every key of the options table
 # in src/options.c appears, with the same default, in wheap(7)'s OPTIONS
 # section, in README.md's option table and in `wheap --help`, and none of
-# them lists a key the table lacks.  The man pages format without a single
-# groff warning, and their headers carry the package version.
+# them lists a key the table lacks.  wheap(3) shows every function of
+# include/wheap.h, names every macro and lists every error code with its
+# value.  The man pages format without a single groff warning, and their
+# headers carry the package version.
 set -u
 top_srcdir=${top_srcdir:-.}
 top_builddir=${top_builddir:-.}
@@ -85,6 +87,25 @@ compare "wheap(7) OPTIONS" "$tmp/man"
 compare "README.md's option table" "$tmp/readme"
 compare "wheap --help" "$tmp/help"
 
+# ---- wheap(3) against include/wheap.h -------------------------------------
+# Every public function appears with its synopsis, every macro by name, and
+# every error code in the table with its value.
+hdr=$top_srcdir/include/wheap.h
+for fn in $(sed -n 's/^WHEAP_API .*[ *]\(wheap_[a-z_0-9]*\)(.*/\1/p' "$hdr" | sort -u); do
+    grep -q "^\.BI* .*$fn(" "$top_srcdir/man/wheap.3" \
+        || failed "wheap(3) has no synopsis line for $fn (include/wheap.h)"
+done
+for m in $(sed -n 's/^#define \(WHEAP_[A-Z_0-9]*\).*/\1/p' "$hdr" | sort -u); do
+    case "$m" in WHEAP_H|WHEAP_API|WHEAP_MALLOC_ATTR) continue ;; esac
+    grep -q "$m\([^A-Z_0-9]\|$\)" "$top_srcdir/man/wheap.3" || failed "wheap(3) does not mention $m"
+done
+sed -n 's/^#define \(WHEAP_ERROR_[A-Z_0-9]*\) *\([0-9]*\)$/\1 \2/p' "$hdr" | while read -r name value; do
+    grep -q "^$name;$value;" "$top_srcdir/man/wheap.3" \
+        || { echo "FAILED: wheap(3)'s error table lacks '$name $value'"; exit 1; }
+done || fail=1
+nfn=$(grep -c '^WHEAP_API' "$hdr")
+[ "$nfn" -ge 50 ] || failed "only $nfn WHEAP_API declarations read from include/wheap.h"
+
 # ---- the man pages themselves --------------------------------------------
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$top_builddir/config.h" 2>/dev/null)
 for page in wheap.1 wheap.3 wheap.7; do
@@ -114,5 +135,5 @@ for page in wheap.1 wheap.3 wheap.7; do
     fi
 done
 
-[ "$fail" -eq 0 ] && echo "docs agree with src/options.c on $nkeys options; man pages lint clean"
+[ "$fail" -eq 0 ] && echo "docs agree with src/options.c on $nkeys options and with include/wheap.h on $nfn functions; man pages lint clean"
 exit $fail
