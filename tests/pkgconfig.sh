@@ -151,5 +151,18 @@ elif [ "$(dirname "$(dirname "$launcher")")/lib" = "$libdir" ]; then
     esac
 fi
 
+# The viewer behind `wheap top` / `wheap map`, where the build has one: the
+# installed launcher finds the installed viewer (it answers for a pid that
+# cannot exist: one line, status 1).
+view=$(find "$dest" -path '*/libexec/wheap/wheap-view')
+if [ -n "$view" ] && [ -n "$launcher" ] &&
+   [ "$(dirname "$(dirname "$launcher")")/libexec/wheap/wheap-view" = "$view" ]; then
+    err=$(env -u WHEAP_VIEW "$launcher" map 2147483647 2>&1); rc=$?
+    case "$rc:$err" in
+        "1:wheap: no process 2147483647"*) ;;
+        *) failed "the installed launcher's 'wheap map' (viewer $view): rc $rc, '$err'" ;;
+    esac
+fi
+
 [ "$fail" -eq 0 ] && echo "installed wheap $version works through pkg-config (shared and static)"
 exit $fail
