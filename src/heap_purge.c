@@ -113,8 +113,10 @@ static unsigned purge_collect(wh_heap *h, uint64_t now, bool force, uint64_t *ne
 }
 
 /* Runs the system calls of a batch (seg_lock not held), then gives the
- * slices back in their new state (seg_lock held again). */
-static void purge_run(wh_heap *h, purge_work *work, unsigned count)
+ * slices back in their new state (seg_lock held again).  Adds the bytes
+ * reset and purged to *reset and *purged. */
+static void purge_run(wh_heap *h, purge_work *work, unsigned count, size_t *reset,
+                      size_t *purged)
 {
     uint32_t ok[PURGE_BATCH];
     pthread_mutex_unlock(&h->seg_lock);
@@ -125,6 +127,7 @@ static void purge_run(wh_heap *h, purge_work *work, unsigned count)
         uint32_t err = work[w].op == OP_RESET ? wh_vm_reset((void *)start, end - start)
                                               : wh_vm_purge((void *)start, end - start);
         ok[w] = err == 0;
+        if (ok[w]) *(work[w].op == OP_RESET ? reset : purged) += end - start;
     }
     pthread_mutex_lock(&h->seg_lock);
     for (unsigned w = 0; w < count; w++) {
@@ -202,14 +205,12 @@ void wh_heap_purge(wh_heap *h, uint64_t now, bool force)
         return;
     }
     size_t committed_before = h->committed, reserved_before = h->reserved;
-    size_t purgeable_before = heap_purgeable_bytes(h);
+    size_t reset = 0, purged = 0;
     uint64_t next = UINT64_MAX;
     purge_work work[PURGE_BATCH];
-    unsigned n, runs = 0;
-    while ((n = purge_collect(h, now, force, &next, work)) != 0) {
-        purge_run(h, work, n);
-        runs += n;
-    }
+    unsigned n;
+    while ((n = purge_collect(h, now, force, &next, work)) != 0)
+        purge_run(h, work, n, &reset, &purged);
 
     if (!(h->flags & WH_HF_FIXED)) {
         uint64_t rd = release_delay_ms(o);
@@ -230,15 +231,16 @@ void wh_heap_purge(wh_heap *h, uint64_t now, bool force)
         for (wh_segment *seg = h->segments; seg; seg = seg->next) lower_frontier(h, seg);
     wh_heap_huge_purge(h, now, force, &next);
     h->purge_due = next;
-    size_t purgeable_after = heap_purgeable_bytes(h);
     size_t committed_after = h->committed, reserved_after = h->reserved;
     pthread_mutex_unlock(&h->seg_lock);
-    if (runs || committed_after < committed_before || reserved_after < reserved_before)
-        wh_verbose("heap %p: purge%s: %u runs, free pages %zu -> %zu KiB, committed %zu -> "
-                   "%zu KiB, reserved %zu -> %zu KiB",
-                   (void *)h, force ? " (trim)" : "", runs, purgeable_before >> 10,
-                   purgeable_after >> 10, committed_before >> 10, committed_after >> 10,
-                   reserved_before >> 10, reserved_after >> 10);
+    /* One line per round that gave memory back: reset (MADV_FREE), purged
+     * (MADV_DONTNEED: RSS falls), decommitted and released. */
+    if (purged || committed_after < committed_before || reserved_after < reserved_before)
+        wh_verbose("heap %p: purge%s: reset %zu KiB, purged %zu KiB, committed %zu -> %zu KiB, "
+                   "reserved %zu -> %zu KiB",
+                   (void *)h, force ? " (trim)" : "", reset >> 10, purged >> 10,
+                   committed_before >> 10, committed_after >> 10, reserved_before >> 10,
+                   reserved_after >> 10);
 }
 
 size_t wh_heap_largest_free(wh_heap *h)

@@ -7,7 +7,8 @@
  * 64 MiB, for a peak live set of 16 x 256 blocks of up to 4 KiB.
  * The same through mallopt(M_ARENA_MAX, 2) called by main after its first
  * allocation: main leaves its own arena (abandoned), and no thread gets an
- * arena of its own.
+ * arena of its own.  verbose=1 reports each shared arena made, main
+ * leaving its arena and the mallopt call.
  */
 #include "ops_test.h"
 
@@ -108,11 +109,18 @@ int main(int argc, char **argv)
         return TEST_SKIP;
     }
     static char out[65536];
-    int st = ops_run_child("--child", "arena_max=2", out, sizeof out);
+    int st = ops_run_child("--child", "arena_max=2,verbose=1", out, sizeof out);
     fputs(out, stderr);
     expect_child_exit(st, 0);
-    st = ops_run_child("--child-mallopt", NULL, out, sizeof out);
+    /* verbose=1 names each shared arena as it is made, and no other. */
+    expect_eq_u64(ops_count(out, " created (shared 1 of 2)\n"), 1);
+    expect_eq_u64(ops_count(out, " created (shared 2 of 2)\n"), 1);
+    expect_eq_u64(ops_count(out, " created"), 2);
+    expect_eq_u64(ops_count(out, " adopted\n"), 0);
+    st = ops_run_child("--child-mallopt", "verbose=1", out, sizeof out);
     fputs(out, stderr);
     expect_child_exit(st, 0);
+    expect_eq_u64(ops_count(out, " left for the shared mode\n"), 1);
+    expect_eq_u64(ops_count(out, "wheap: mallopt(-8, 2) = 1\n"), 1);
     return test_done();
 }
