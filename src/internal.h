@@ -202,6 +202,11 @@ WH_HIDDEN int wh_os_map_shared(int fd, uint64_t offset, size_t size, void **out)
 WH_HIDDEN int wh_os_sync(void *addr, size_t size);
 /* getpid(): fork detection. */
 WH_HIDDEN unsigned long wh_os_process_id(void);
+/* unlinkat of an entry of the namespace directory, whatever it names. */
+WH_HIDDEN int wh_os_ns_remove(int dirfd, const char *name);
+/* Calls fn with each entry name of the directory dirfd (".", ".."
+ * included) until it returns non-zero; no malloc (getdents64). */
+WH_HIDDEN int wh_os_dir_foreach(int dirfd, int (*fn)(const char *name, void *ctx), void *ctx);
 
 /* ---- os_linux.c: write watch (write_watch.c) -------------------------- */
 
@@ -259,6 +264,7 @@ typedef struct wh_options {
     uint64_t arena_max;          /* 0: one arena per thread; N: N shared arenas (mallopt) */
     uint64_t guard_mode;         /* 0 off, 1 page heap, 2 sampled */
     uint64_t guard_sample;       /* sampled mode: one allocation in N */
+    bool     live;               /* publish statistics for wheap top / wheap map */
     /* Not keys: mallopt (malloc.c) sets them. */
     uint64_t mmap_threshold;     /* malloc blocks from here get a reservation (mallopt) */
     uint64_t trim_threshold;     /* free bytes a heap keeps resident (mallopt) */
@@ -1128,5 +1134,16 @@ WH_HIDDEN size_t wh_process_size(const void *p);
 WH_HIDDEN void  *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err);
 WH_HIDDEN bool   wh_process_validate(wh_heap *self, const void *p);
 WH_HIDDEN bool   wh_process_walk(wh_heap *self, wheap_heap_entry *e, uint32_t *err);
+
+/* ========================================================================
+ * live.c: the live page (live=1) that `wheap top` and `wheap map` read;
+ * its format is src/live_page.h.
+ * ====================================================================== */
+
+/* Starts the publisher thread once, if the live option is on.  The malloc
+ * layer calls it from its slow path, outside every lock (pthread_create
+ * allocates).  A forked child never publishes: the parent's name is not
+ * its own. */
+WH_HIDDEN void wh_live_start(void);
 
 #endif /* WHEAP_INTERNAL_H */

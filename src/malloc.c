@@ -105,6 +105,8 @@ WH_NOINLINE static void *malloc_slow(size_t size)
     /* With background_purge=1, the purger thread starts here: outside any
      * heap lock, from a thread that is bound (pthread_create allocates). */
     if (wh_unlikely(wh_options_get()->background_purge)) wh_heap_background_start();
+    /* With live=1, the publisher of `wheap top`'s page, the same way. */
+    if (wh_unlikely(wh_options_get()->live)) wh_live_start();
     return p;
 }
 

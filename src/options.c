@@ -45,6 +45,8 @@ static const opt_desc opt_table[] = {
         "off, page (every block before a guard page) or sample"),
     OPT("guard_sample",      OPT_U64,  guard_sample,      1000, NULL,
         "sample mode: one allocation in N is guarded"),
+    OPT("live",              OPT_BOOL, live,              0,    NULL,
+        "publish statistics for `wheap top`/`wheap map`"),
 };
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
 

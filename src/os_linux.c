@@ -778,6 +778,41 @@ unsigned long wh_os_process_id(void)
     return (unsigned long)getpid();
 }
 
+int wh_os_ns_remove(int dirfd, const char *name)
+{
+    WH_OS_CALL(unlinkat(dirfd, name, 0) != 0);
+}
+
+int wh_os_dir_foreach(int dirfd, int (*fn)(const char *name, void *ctx), void *ctx)
+{
+    /* getdents64 through a stack buffer: readdir would allocate. */
+    struct dirent64_raw {
+        uint64_t ino;
+        int64_t  off;
+        unsigned short reclen;
+        unsigned char type;
+        char name[];
+    };
+    char buf[4096] __attribute__((aligned(8)));
+    int saved = errno, err = 0;
+    if (lseek(dirfd, 0, SEEK_SET) != 0) err = errno;
+    while (!err) {
+        long n = syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+        if (n < 0) err = errno;
+        if (n <= 0) break;
+        for (long off = 0; off < n;) {
+            const struct dirent64_raw *d = (const struct dirent64_raw *)(buf + off);
+            off += d->reclen;
+            if (fn(d->name, ctx) != 0) {
+                errno = saved;
+                return 0;
+            }
+        }
+    }
+    errno = saved;
+    return err;
+}
+
 /* ------------------------------------------------------------------------
  * Write watch (write_watch.c): userfaultfd asynchronous write-protect
  * (Linux 6.7) and the PAGEMAP_SCAN ioctl of /proc/self/pagemap.  Every page
