@@ -258,10 +258,10 @@ static void command_line(long pid, char *out, size_t cap)
     size_t n = fread(out, 1, cap - 1, f);
     fclose(f);
     out[n] = '\0';
+    /* Arguments joined by spaces, control characters shown as spaces. */
     for (size_t i = 0; i + 1 < n; i++)
-        if (out[i] == '\0') out[i] = ' ';
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)out[i] < 32 && out[i]) out[i] = '?';
+        if ((unsigned char)out[i] < 32) out[i] = ' ';
+    if (n == cap - 1 && cap > 4) memcpy(out + cap - 4, "...", 4);
 }
 
 static void duration(uint64_t seconds, char *buf, size_t cap)
@@ -281,16 +281,22 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* "arena 2", "heap 0", "process": a heap's name from its row index. */
+/* "arena 2", "heap 0", "process heap": a heap's name.  Private heaps are
+ * numbered in list order; arenas in creation order (the page lists the
+ * newest first; rows left out are the oldest). */
 static void heap_name(const snapshot *s, uint64_t id, char *buf, size_t cap)
 {
     const wh_live_header *h = hdr(s);
     const wh_live_heap_row *rows = heap_rows(s);
     unsigned per_kind[4] = { 0, 0, 0, 0 };
+    for (uint32_t i = 0; i < h->heap_rows; i++) per_kind[rows[i].kind < 4 ? rows[i].kind : 0]++;
+    unsigned arenas = per_kind[WH_LIVE_ARENA] + (h->heap_rows_total - h->heap_rows);
+    memset(per_kind, 0, sizeof per_kind);
     for (uint32_t i = 0; i < h->heap_rows; i++) {
         uint32_t k = rows[i].kind < 4 ? rows[i].kind : 0;
         if (rows[i].id == id) {
             if (k == WH_LIVE_PROCESS_HEAP) snprintf(buf, cap, "process heap");
+            else if (k == WH_LIVE_ARENA) snprintf(buf, cap, "arena %u", arenas - 1 - per_kind[k]);
             else snprintf(buf, cap, "%s %u", heap_kinds[k], per_kind[k]);
             return;
         }
@@ -303,7 +309,7 @@ static void heap_name(const snapshot *s, uint64_t id, char *buf, size_t cap)
 static void print_header(const snapshot *s, long pid, const char *view)
 {
     const wh_live_header *h = hdr(s);
-    char cmd[160], up[32], a[24], b[24], c[24], d[24];
+    char cmd[120], up[32], a[24], b[24], c[24], d[24];
     command_line(pid, cmd, sizeof cmd);
     uint64_t now = now_ns();
     duration(now > h->start_realtime_ns ? (now - h->start_realtime_ns) / 1000000000u : 0, up,
@@ -407,7 +413,7 @@ static int cmd_map(long pid)
     const wh_live_header *h = hdr(&s);
     const wh_live_region_row *rows = region_rows(&s);
     print_header(&s, pid, "map");
-    printf("\n%-33s %12s %12s %12s  %-13s %-14s\n", "ADDRESS RANGE", "SIZE(K)", "COMMITTED(K)",
+    printf("\n%-33s %12s %12s %12s  %-13s %s\n", "ADDRESS RANGE", "SIZE(K)", "COMMITTED(K)",
            "RESET(K)", "TYPE", "OWNER");
     struct { uint64_t count, size, committed, reset; } sum[NTYPES], all;
     memset(sum, 0, sizeof sum);
@@ -420,7 +426,7 @@ static int cmd_map(long pid)
         snprintf(type, sizeof type, "%s%s%s", region_types[t],
                  r->flags & WH_LIVE_WRITE_WATCH ? " ww" : "",
                  r->flags & WH_LIVE_LARGE_PAGES ? " lp" : "");
-        printf("%#014llx-%#014llx   %12llu %12llu %12llu  %-13s %-14s\n",
+        printf("%#014llx-%#014llx   %12llu %12llu %12llu  %-13s %s\n",
                (unsigned long long)r->base, (unsigned long long)(r->base + r->size),
                kib(r->size), kib(r->committed), kib(r->reset), type, owner);
         sum[t].count++;
