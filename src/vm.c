@@ -458,7 +458,8 @@ static uint32_t locate(uintptr_t addr, size_t size, wh_region **rp, size_t *i0, 
     if (!r) return WHEAP_ERROR_INVALID_ADDRESS;
     uintptr_t start = wh_align_down(addr, page);
     uintptr_t end = wh_align_up(addr + size, page);
-    if (end > r->base + r->size) return WHEAP_ERROR_INVALID_PARAMETER;
+    /* end < start: rounding a range that ends in the top page wrapped. */
+    if (end > r->base + r->size || end < start) return WHEAP_ERROR_INVALID_PARAMETER;
     *rp = r;
     *i0 = (start - r->base) / page;
     *i1 = (end - r->base) / page;

@@ -318,7 +318,7 @@ static uint32_t locate_watch(const void *base, size_t size, wh_region **rp, size
     wh_region *r = wh_region_find(a);
     if (!r || !(r->flags & WH_RG_WRITE_WATCH) || !r->owner) return WHEAP_ERROR_INVALID_PARAMETER;
     uintptr_t start = wh_align_down(a, page), end = wh_align_up(a + size, page);
-    if (end > r->base + r->size) return WHEAP_ERROR_INVALID_PARAMETER;
+    if (end > r->base + r->size || end < start) return WHEAP_ERROR_INVALID_PARAMETER;
     if (!ww_ready()) return WHEAP_ERROR_NOT_SUPPORTED;
     *rp = r;
     *i0 = (start - r->base) / page;
