@@ -329,6 +329,7 @@ typedef struct wh_region {
     _Atomic uint16_t *pages;   /* npages entries: inline_pages or a mapping */
     size_t    pages_map_size;  /* bytes of the separate mapping, 0 when inline */
     struct wh_region *next_free;
+    uintptr_t hint_before;     /* vm.c's placement hint before this reservation; 0: none */
     _Atomic uint16_t inline_pages[16];   /* enough for 64 KiB of 4 KiB pages */
 } wh_region;
 

@@ -142,6 +142,7 @@ wh_region *wh_region_new(uintptr_t base, size_t size)
     r->npages = (uint32_t)npages;
     r->owner = NULL;
     r->next_free = NULL;
+    r->hint_before = 0;
     r->pages_map_size = 0;
     if (npages <= sizeof r->inline_pages / sizeof r->inline_pages[0]) {
         memset((void *)r->inline_pages, 0, sizeof r->inline_pages);
