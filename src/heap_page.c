@@ -370,21 +370,26 @@ static bool segment_commit_to(wh_heap *h, wh_segment *seg, uintptr_t end)
         err = wh_vm_commit((void *)seg->commit_end, target - seg->commit_end, heap_protect(h));
         if (err) return false;
     }
-    advise_huge((void *)seg->commit_end, target - seg->commit_end);
-    count_commit(h, (ptrdiff_t)(target - seg->commit_end));
-    seg->commit_end = target;
     if (seg->slots) {
         uint32_t last = (uint32_t)((target - 1 - base) >> seg->slice_shift);
         size_t need = (size_t)(last - seg->first_slice + 1) * slot_bytes(seg->slice_shift);
         need = wh_align_up(need, page);
         if (need > seg->slots_committed) {
             if (wh_vm_commit(seg->slots + seg->slots_committed, need - seg->slots_committed,
-                             WHEAP_PAGE_READWRITE) != 0)
+                             WHEAP_PAGE_READWRITE) != 0) {
+                /* Data without its size slots is unusable: give it back, so
+                 * that commit_end never covers pages whose slots are not
+                 * committed (a later call would take them as ready). */
+                wh_vm_decommit((void *)seg->commit_end, target - seg->commit_end);
                 return false;
+            }
             count_commit(h, (ptrdiff_t)(need - seg->slots_committed));
             seg->slots_committed = need;
         }
     }
+    advise_huge((void *)seg->commit_end, target - seg->commit_end);
+    count_commit(h, (ptrdiff_t)(target - seg->commit_end));
+    seg->commit_end = target;
     return true;
 }
 
