@@ -8,7 +8,7 @@ top=$(pwd)
 jobs=$(nproc)
 
 # Packages the tests use beyond the build tools.
-test_packages=(valgrind python3 perl git sqlite3 bash coreutils groff-base)
+test_packages=(valgrind python3 perl git sqlite3 bash coreutils groff-base clang libclang-rt-14-dev)
 bash scripts/setup.sh "${test_packages[@]}" || { echo "0 passed, 1 failed"; exit 1; }
 
 make -j"$jobs" check >check.out 2>&1
