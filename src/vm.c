@@ -429,14 +429,21 @@ static void vm_release_region(wh_region *r, vm_unmap *defer)
     uintptr_t base = r->base;
     size_t size = r->size, page = wh_os_page_size();
     size_t committed = 0, reset = 0;
-    /* The last placed reservation gives the hint back: create/release
-     * cycles then reuse their addresses instead of walking down the address
-     * space, where every fresh 4 GiB window costs the region table a leaf
-     * that is never freed (RSS grew 4 KiB per heap created and destroyed). */
-    uintptr_t last = base;
-    atomic_compare_exchange_strong_explicit(&next_hint, &last,
-                                            r->hint_before ? r->hint_before : base + size,
-                                            memory_order_relaxed, memory_order_relaxed);
+    /* Released ranges pull the hint back up, so that later reservations
+     * reuse the hole instead of walking down the address space, where
+     * every fresh 4 GiB window costs the region table a leaf that is never
+     * freed (RSS grew 4 KiB per heap created and destroyed).  The last
+     * placed reservation gives back the hint from before its placement; a
+     * heap's range released out of order raises the hint to its end (a
+     * hint above live mappings costs one refused placement, then the
+     * kernel's choice resets it).  A program's own range released out of
+     * order stays free for it: wheap's next segment does not take it. */
+    uintptr_t back = r->hint_before > base + size ? r->hint_before : base + size;
+    uintptr_t last = atomic_load_explicit(&next_hint, memory_order_relaxed);
+    if (last == base || (r->flags & WH_RG_HEAP))
+        while (last < back &&
+               !atomic_compare_exchange_weak_explicit(&next_hint, &last, back,
+                                                      memory_order_relaxed, memory_order_relaxed)) {}
     for (size_t i = 0; i < r->npages; i++) {
         uint16_t s = page_get(r, i);
         if (s & WH_PG_COMMITTED) committed++;

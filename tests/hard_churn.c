@@ -31,6 +31,18 @@ static void reserve_cycle(int i)
     expect_true(wheap_virtual_free(p, 0, WHEAP_MEM_RELEASE));
 }
 
+/* Two at a time, released in the order they were made (the first is not
+ * the last placed when it goes). */
+static void fifo_cycle(int i)
+{
+    static wheap_heap *older;
+    wheap_heap *h = wheap_heap_create(0, 0, 0);
+    require_true(h != NULL);
+    require_true(wheap_heap_alloc(h, 0, (size_t)(i % 50) * 100 + 1) != NULL);
+    if (older) expect_true(wheap_heap_destroy(older));
+    older = h;
+}
+
 static void churn(const char *what, void (*cycle)(int))
 {
     for (int i = 0; i < 200; i++) cycle(i);
@@ -47,5 +59,6 @@ int main(void)
 {
     churn("heap create + destroy", heap_cycle);
     churn("reserve + release", reserve_cycle);
+    churn("heaps destroyed oldest first", fifo_cycle);
     return test_done();
 }
