@@ -412,11 +412,23 @@ static void chain(int sig, siginfo_t *si, void *uc)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+static bool (*_Atomic fault_hook)(uintptr_t addr, void *uc);
+
+void wh_exceptions_set_fault_hook(bool (*hook)(uintptr_t addr, void *uc))
+{
+    atomic_store_explicit(&fault_hook, hook, memory_order_release);
+    wh_exceptions_install();
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     bool fault = si->si_code == SEGV_MAPERR || si->si_code == SEGV_ACCERR;
-    if (!fault || !fault_is_handled((uintptr_t)si->si_addr)) chain(sig, si, uc);
+    /* The upper layers' hook (guard.c's guarded malloc blocks): it reports
+     * the fault, which then goes on to the previous disposition. */
+    bool (*hook)(uintptr_t, void *) = atomic_load_explicit(&fault_hook, memory_order_acquire);
+    if (fault && hook && hook((uintptr_t)si->si_addr, uc)) chain(sig, si, uc);
+    else if (!fault || !fault_is_handled((uintptr_t)si->si_addr)) chain(sig, si, uc);
     errno = saved;
 }
 

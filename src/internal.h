@@ -363,6 +363,11 @@ WH_HIDDEN size_t wh_region_count(void);
  * before the first guard page or handler exists.  A program that installs
  * its own handler afterwards takes over guard pages as well. */
 WH_HIDDEN void wh_exceptions_install(void);
+/* Sets the hook that sees every SIGSEGV fault first (guard.c: guarded
+ * malloc blocks), then installs the handler.  The hook runs in signal
+ * context; true: it reported the fault, which goes on to the previous
+ * disposition. */
+WH_HIDDEN void wh_exceptions_set_fault_hook(bool (*hook)(uintptr_t addr, void *uc));
 /* Serializes guard-page transitions: the SIGSEGV handler holds it while it
  * clears a guard and reopens the page; vm.c holds it around the system call
  * and page-state update of any range that has or gets WH_PG_GUARD pages.
@@ -709,6 +714,8 @@ enum {
  *     equals it. */
 struct wh_heap {
     wh_page  *direct[WH_DIRECT_SLOTS];   /* first: the inline alloc path */
+    uint64_t  guard_countdown; /* arenas: mallocs until the next guarded one
+                                * (guard.c); 0 is due, a fresh arena's 0 too */
     uint64_t  magic;          /* wh_heap_secret ^ address ^ WH_HEAP_MAGIC */
     uintptr_t tid;            /* the pages' owner token (see wh_page.tid) */
     uint32_t  countdown;      /* public heaps: calls until the next heartbeat */
@@ -1124,6 +1131,40 @@ WH_HIDDEN bool wh_arena_share(uint64_t n);
 WH_HIDDEN bool wh_arena_shared_mode(void);
 /* Counts of arenas: all made, abandoned, shared (a snapshot). */
 WH_HIDDEN void wh_arena_counts(size_t *all, size_t *abandoned, size_t *shared);
+
+/* ========================================================================
+ * guard.c: guard modes for malloc blocks (WHEAP_OPTIONS guard_mode).  The
+ * malloc layer asks when an arena's guard_countdown falls to 0; guarded
+ * blocks live outside every heap, so the heap layer calls them foreign and
+ * the functions below claim them.
+ * ====================================================================== */
+
+/* True once a guarded block may exist (a plain load on the slow paths). */
+extern WH_HIDDEN bool wh_guard_active;
+/* The next countdown for the calling thread: 1 in page mode, a random
+ * 1 .. 2N-1 in sample mode, 2^64-1 when guarding is off. */
+WH_HIDDEN uint64_t wh_guard_countdown(void);
+/* A guarded block of size bytes aligned to align (a power of two), or NULL:
+ * take the normal path (guarding off, degraded, or out of slots). */
+WH_HIDDEN void *wh_guard_alloc(size_t size, size_t align);
+/* Frees p when it lies in guarded memory: WH_BLOCK_OK, or a WH_BAD_* code
+ * for a bad pointer there (nothing changes); -1 when p is not guarded
+ * memory.  A damaged slack pattern is reported naming call (and aborts
+ * unless abort_on_misuse=0). */
+WH_HIDDEN int wh_guard_free(void *p, const char *call);
+/* The size asked for of the live guarded block p (WH_BLOCK_OK), WH_BAD_*
+ * for a bad pointer in guarded memory, -1 elsewhere. */
+WH_HIDDEN int wh_guard_size(const void *p, size_t *size);
+/* As wh_guard_size, and WH_BAD_CORRUPT when the slack pattern is damaged. */
+WH_HIDDEN int wh_guard_check(const void *p);
+/* Blocks guarded so far, live now, and allocations that went unguarded for
+ * want of mappings or slots. */
+WH_HIDDEN void wh_guard_counters(size_t *guarded, size_t *live, size_t *degraded);
+/* The SIGSEGV handler's question (async-signal-safe): an access at addr to
+ * guarded memory is reported in one line and true returned (the fault then
+ * goes on to the previous disposition); false otherwise.  uc: the
+ * handler's ucontext (read or write). */
+WH_HIDDEN bool wh_guard_fault(uintptr_t addr, void *uc);
 
 /* ========================================================================
  * process_heap.c: the process heap's handle stands for every arena; heap.c

@@ -6,8 +6,10 @@
  *
  *   malloc ── wh_arena_get (TLS load) ── wh_heap_arena_alloc (inline pop)
  *      └─ malloc_slow: first call in a thread (wh_arena_bind), a page
- *         refill (wh_heap_alloc_slow), exhaustion (ENOMEM)
+ *         refill (wh_heap_alloc_slow), exhaustion (ENOMEM), a guarded
+ *         block due (the arena's guard_countdown fell to 0: guard.c)
  *   free ── wh_heap_block_free (inline: owner push, or remote push)
+ *      ├─ free_slow: a block the heaps call foreign may be guarded (guard.c)
  *      └─ bad_pointer: one line naming wheap, then abort
  *
  * In the shared mode (arena_max, M_PERTURB: arena.c) a thread has no arena
@@ -80,6 +82,21 @@ WH_COLD static void perturb_free(void *p, unsigned b)
  * Allocation
  * ---------------------------------------------------------------------- */
 
+/* Guard modes: is a guarded block due?  The inline path counts an own
+ * arena's small allocations down (one decrement in memory); the others
+ * count here (count).  A thread without an arena of its own (before its
+ * first allocation, or in the shared mode) counts in TLS.  Off mode draws
+ * 2^64-1, so it never comes back in practice. */
+static __thread uint64_t tl_guard_countdown __attribute__((tls_model("initial-exec")));
+
+WH_INLINE bool guard_due(uint64_t *countdown, bool count)
+{
+    if (count && *countdown) --*countdown;    /* 0: a fresh counter, due */
+    if (wh_likely(*countdown != 0)) return false;
+    *countdown = wh_guard_countdown();
+    return *countdown != UINT64_MAX;
+}
+
 /* A thread without an arena of its own: its first allocation, or every
  * allocation in the shared mode (M_PERTURB applies there). */
 WH_NOINLINE static void *malloc_unbound(size_t size)
@@ -97,6 +114,11 @@ WH_NOINLINE static void *malloc_slow(size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_get();
+    if (wh_unlikely(guard_due(h ? &h->guard_countdown : &tl_guard_countdown,
+                              !h || size > WH_DIRECT_MAX))) {
+        void *g = wh_guard_alloc(size, MALLOC_ALIGN);
+        if (g) return g;
+    }
     void *p = wh_likely(h != NULL) ? wh_heap_arena_alloc(h, size) : malloc_unbound(size);
     if (!p) {
         errno = ENOMEM;
@@ -110,13 +132,13 @@ WH_NOINLINE static void *malloc_slow(size_t size)
     return p;
 }
 
-/* The fast path: a TLS load, a table load and a list pop; everything else
- * (first call in a thread, an empty list, a damaged link, big sizes) is a
- * tail call to malloc_slow. */
+/* The fast path: a TLS load, the guard countdown, a table load and a list
+ * pop; everything else (first call in a thread, a guarded block due, an
+ * empty list, a damaged link, big sizes) is a tail call to malloc_slow. */
 WH_INLINE void *malloc_inline(size_t size)
 {
     wh_heap *h = wh_arena_get();
-    if (wh_likely(h != NULL && size <= WH_DIRECT_MAX)) {
+    if (wh_likely(h != NULL && size <= WH_DIRECT_MAX && --h->guard_countdown != 0)) {
         wh_page *pg = h->direct[(size + 15) >> 4];
         wh_block *b = pg->free;
         if (wh_likely(b != NULL)) {
@@ -167,6 +189,12 @@ static void *memalign_glibc(size_t alignment, size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_current();
+    if (wh_unlikely(h && guard_due((h->flags & WH_HF_SHARED) ? &tl_guard_countdown
+                                                             : &h->guard_countdown,
+                                   true))) {
+        void *g = wh_guard_alloc(size, alignment);
+        if (g) return g;
+    }
     void *p = !h                          ? NULL
               : (h->flags & WH_HF_SHARED) ? wh_arena_shared_alloc(h, size, alignment)
                                           : wh_heap_arena_alloc_aligned(h, alignment, size);
@@ -219,6 +247,17 @@ void *wheap_pvalloc(size_t size)
  * Free and realloc
  * ---------------------------------------------------------------------- */
 
+/* Not a live heap block: a guarded one (guard.c) is claimed before any
+ * diagnosis, and a bad pointer in guarded memory is judged there. */
+WH_COLD static void free_not_heap(const char *call, void *p, int why)
+{
+    if (wh_guard_active) {
+        int g = wh_guard_free(p, call);
+        if (g >= 0) why = g;
+    }
+    if (why != 0) bad_pointer(call, p, why);
+}
+
 /* Everything but the owner's free of a live block: NULL, remote frees
  * (pg: the page), public heaps' blocks and bad pointers (WH_FREE_SLOW). */
 WH_NOINLINE static void free_slow(void *p, wh_page *pg, const char *call)
@@ -233,7 +272,7 @@ WH_NOINLINE static void free_slow(void *p, wh_page *pg, const char *call)
         if (wh_unlikely(pb != 0)) perturb_free(p, pb);
         why = wh_heap_block_free_slow(p);
     }
-    if (wh_unlikely(why != 0)) bad_pointer(call, p, why);
+    if (wh_unlikely(why != 0)) free_not_heap(call, p, why);
 }
 
 /* The fast path ends in a return or a tail call: no register to save. */
@@ -262,6 +301,33 @@ void wheap_free_aligned_sized(void *p, size_t alignment, size_t size)
     free_inline(p, "free_aligned_sized");
 }
 
+/* realloc of a block the heaps do not know (a guarded one, or a bad
+ * pointer: usable 0), or of any block in page mode (the copy is guarded):
+ * always a move. */
+WH_NOINLINE static void *realloc_guarded(void *p, size_t size, size_t usable)
+{
+    if (usable == 0) {
+        int why = wh_guard_size(p, &usable);
+        if (why < 0) why = wh_heap_block_check(p);
+        if (why != WH_BLOCK_OK) {
+            bad_pointer("realloc", p, why);
+            return NULL;
+        }
+    }
+    if (size > MAX_REQUEST) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *q = malloc_inline(size);
+    if (!q) {
+        errno = ENOMEM;
+        return NULL;             /* p untouched */
+    }
+    memcpy(q, p, size < usable ? size : usable);
+    free_inline(p, "realloc");
+    return q;
+}
+
 void *wheap_realloc(void *p, size_t size)
 {
     if (!p) return malloc_inline(size);
@@ -270,10 +336,9 @@ void *wheap_realloc(void *p, size_t size)
         return NULL;
     }
     size_t usable = wh_heap_block_usable_size(p);
-    if (wh_unlikely(usable == 0)) {
-        bad_pointer("realloc", p, wh_heap_block_check(p));
-        return NULL;
-    }
+    if (wh_unlikely(usable == 0) ||
+        (wh_unlikely(wh_guard_active) && wh_options_get()->guard_mode == 1))
+        return realloc_guarded(p, size, usable);
     if (size > MAX_REQUEST) {
         errno = ENOMEM;
         return NULL;
@@ -311,7 +376,11 @@ void *wheap_reallocarray(void *p, size_t n, size_t size)
 size_t wheap_malloc_usable_size(void *p)
 {
     if (!p) return 0;
-    return wh_heap_block_usable_size(p);
+    size_t usable = wh_heap_block_usable_size(p);
+    /* A guarded block: exactly the size asked for (the slack after it is
+     * the pattern that catches small overflows). */
+    if (wh_unlikely(usable == 0) && wh_guard_active) wh_guard_size(p, &usable);
+    return usable;
 }
 
 /* ------------------------------------------------------------------------

@@ -35,14 +35,22 @@ static void *process_alloc(uint32_t flags, size_t bytes)
     return p;
 }
 
+/* Guarded malloc blocks (guard.c) live outside every heap: asked after
+ * the heaps said no. */
 bool wh_process_free(void *p)
 {
-    return wh_heap_block_free(p) == WH_BLOCK_OK;
+    int why = wh_heap_block_free(p);
+    if (why != WH_BLOCK_OK && wh_guard_active) {
+        int g = wh_guard_free(p, "wheap_heap_free");
+        if (g >= 0) why = g;
+    }
+    return why == WH_BLOCK_OK;
 }
 
 size_t wh_process_size(const void *p)
 {
     size_t usable = wh_heap_block_usable_size(p);
+    if (!usable && wh_guard_active && wh_guard_size(p, &usable) == WH_BLOCK_OK) return usable;
     return usable ? usable : (size_t)-1;
 }
 
@@ -50,7 +58,9 @@ size_t wh_process_size(const void *p)
 void *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err)
 {
     size_t usable = wh_heap_block_usable_size(p);
-    if (!usable) {
+    bool guarded = false;
+    if (!usable && wh_guard_active) guarded = wh_guard_size(p, &usable) == WH_BLOCK_OK;
+    if (!usable && !guarded) {
         *err = WHEAP_ERROR_INVALID_PARAMETER;
         return NULL;
     }
@@ -61,9 +71,10 @@ void *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err)
     if (bytes <= usable) return p;
     /* Growing in place changes the block's page: only its owner may. */
     wh_heap *a = wh_arena_current();
-    if (a && ((a->flags & WH_HF_SHARED) ? wh_arena_shared_resize(a, p, bytes)
-                                        : wh_heap_block_heap(p) == a &&
-                                              wh_heap_block_resize_in_place(p, bytes))) {
+    if (!guarded && a &&
+        ((a->flags & WH_HF_SHARED) ? wh_arena_shared_resize(a, p, bytes)
+                                   : wh_heap_block_heap(p) == a &&
+                                         wh_heap_block_resize_in_place(p, bytes))) {
         if (zero) memset((char *)p + usable, 0, bytes - usable);
         return p;
     }
@@ -72,13 +83,20 @@ void *wh_process_realloc(uint32_t flags, void *p, size_t bytes, uint32_t *err)
     if (!q) return NULL;
     memcpy(q, p, usable);
     if (zero) memset((char *)q + usable, 0, bytes - usable);
-    wh_heap_block_free(p);
+    wh_process_free(p);
     return q;
 }
 
 bool wh_process_validate(wh_heap *self, const void *p)
 {
-    if (p) return wh_heap_block_check(p) == WH_BLOCK_OK;
+    if (p) {
+        int why = wh_heap_block_check(p);
+        if (why != WH_BLOCK_OK && wh_guard_active) {
+            int g = wh_guard_check(p);
+            if (g >= 0) why = g;
+        }
+        return why == WH_BLOCK_OK;
+    }
     bool ok = true;
     wh_heap *mine = wh_arena_get();
     for (wh_heap *a = wh_arenas_first(); a; a = wh_arena_next(a)) {
