@@ -129,6 +129,9 @@ wh_heap *wh_arena_bind(void)
         if (h) wh_verbose("arena %p created", (void *)h);
     }
     if (!h) return NULL;
+    /* malloc's inline path counts guard_countdown down from here: a fresh
+     * arena's 0 would wrap (guard.c). */
+    if (h->guard_countdown == 0) h->guard_countdown = wh_guard_countdown();
     /* Bind before calling into libc: pthread_setspecific allocates for keys
      * past the first 32, and that allocation must find the arena. */
     wh_tl_arena = h;

@@ -715,7 +715,7 @@ enum {
 struct wh_heap {
     wh_page  *direct[WH_DIRECT_SLOTS];   /* first: the inline alloc path */
     uint64_t  guard_countdown; /* arenas: mallocs until the next guarded one
-                                * (guard.c); 0 is due, a fresh arena's 0 too */
+                                * (guard.c); 0 is due; set when bound */
     uint64_t  magic;          /* wh_heap_secret ^ address ^ WH_HEAP_MAGIC */
     uintptr_t tid;            /* the pages' owner token (see wh_page.tid) */
     uint32_t  countdown;      /* public heaps: calls until the next heartbeat */

@@ -91,10 +91,18 @@ static __thread uint64_t tl_guard_countdown __attribute__((tls_model("initial-ex
 
 WH_INLINE bool guard_due(uint64_t *countdown, bool count)
 {
-    if (count && *countdown) --*countdown;    /* 0: a fresh counter, due */
-    if (wh_likely(*countdown != 0)) return false;
+    if (count && *countdown) --*countdown;    /* 0: a fresh TLS counter, due */
+    return *countdown == 0;
+}
+
+/* A guarded block was due (*countdown fell to 0): draw the next countdown
+ * and ask the guard pool; the heap when it says no. */
+WH_COLD static void *malloc_guarded(uint64_t *countdown, wh_heap *h, size_t size)
+{
     *countdown = wh_guard_countdown();
-    return *countdown != UINT64_MAX;
+    void *g = *countdown != UINT64_MAX ? wh_guard_alloc(size, MALLOC_ALIGN) : NULL;
+    if (g) return g;
+    return h ? wh_arena_alloc(h, size) : NULL;
 }
 
 /* A thread without an arena of its own: its first allocation, or every
@@ -102,7 +110,9 @@ WH_INLINE bool guard_due(uint64_t *countdown, bool count)
 WH_NOINLINE static void *malloc_unbound(size_t size)
 {
     wh_heap *h = wh_arena_bind();
-    void *p = h ? wh_arena_alloc(h, size) : NULL;
+    void *p = guard_due(&tl_guard_countdown, true) ? malloc_guarded(&tl_guard_countdown, h, size)
+            : h                                   ? wh_arena_alloc(h, size)
+                                                  : NULL;
     perturb_alloc(p, size);
     return p;
 }
@@ -114,12 +124,15 @@ WH_NOINLINE static void *malloc_slow(size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_get();
-    if (wh_unlikely(guard_due(h ? &h->guard_countdown : &tl_guard_countdown,
-                              !h || size > WH_DIRECT_MAX))) {
-        void *g = wh_guard_alloc(size, MALLOC_ALIGN);
-        if (g) return g;
+    void *p;
+    if (wh_likely(h != NULL)) {
+        /* The inline path counted small sizes down; the others count here. */
+        bool due = size > WH_DIRECT_MAX ? --h->guard_countdown == 0 : h->guard_countdown == 0;
+        p = wh_unlikely(due) ? malloc_guarded(&h->guard_countdown, h, size)
+                             : wh_heap_arena_alloc(h, size);
+    } else {
+        p = malloc_unbound(size);
     }
-    void *p = wh_likely(h != NULL) ? wh_heap_arena_alloc(h, size) : malloc_unbound(size);
     if (!p) {
         errno = ENOMEM;
         return NULL;
@@ -189,10 +202,10 @@ static void *memalign_glibc(size_t alignment, size_t size)
         return NULL;
     }
     wh_heap *h = wh_arena_current();
-    if (wh_unlikely(h && guard_due((h->flags & WH_HF_SHARED) ? &tl_guard_countdown
-                                                             : &h->guard_countdown,
-                                   true))) {
-        void *g = wh_guard_alloc(size, alignment);
+    uint64_t *cd = h && !(h->flags & WH_HF_SHARED) ? &h->guard_countdown : &tl_guard_countdown;
+    if (wh_unlikely(h && guard_due(cd, true))) {
+        *cd = wh_guard_countdown();
+        void *g = *cd != UINT64_MAX ? wh_guard_alloc(size, alignment) : NULL;
         if (g) return g;
     }
     void *p = !h                          ? NULL
