@@ -199,6 +199,9 @@ static bool pool_start(void)
         classes[c].span = classes[c].data + page_size;
     }
     pool_state = 1;
+    wh_verbose("guard: pool started (%s mode): budget %zu mappings of vm.max_map_count %zu, "
+               "%zu in use", wh_options_get()->guard_mode == 1 ? "page" : "sample", map_budget,
+               max_map_count, now);
     return true;
 }
 
@@ -338,10 +341,9 @@ static void degrade(const char *why)
     n_degraded++;
     if (degrade_told) return;
     degrade_told = true;
-    if (wh_options_get()->verbose)
-        wh_message("guard: %s (%zu of %zu mappings in use, vm.max_map_count %zu): "
-                   "new blocks are not guarded while it lasts", why, map_used, map_budget,
-                   max_map_count);
+    wh_verbose("guard: %s (%zu of %zu mappings in use, vm.max_map_count %zu): "
+               "new blocks are not guarded while it lasts", why, map_used, map_budget,
+               max_map_count);
 }
 
 /* The first committed page of a block at p whose slot data ends at end: a
