@@ -124,6 +124,7 @@ static char *record_chunk;
 static size_t record_left;
 static qentry quarantine[QUARANTINE_COUNT];
 static uint32_t q_head, q_count;
+static uint32_t q_large;                /* own reservations among them */
 static size_t q_bytes;
 /* The mapping budget and its use. */
 static size_t map_budget, map_used, max_map_count;
@@ -291,6 +292,7 @@ static void quarantine_evict_one(void)
     q_bytes -= e->bytes;
     if (e->large) {
         glarge *g = e->large;
+        q_large--;
         large_unhash(g);
         __atomic_store_n(&g->state, ST_FREE, __ATOMIC_RELEASE);
         wh_os_release((void *)g->base, g->reserved);
@@ -316,6 +318,7 @@ static void quarantine_push(glarge *g, uint32_t cls, uint32_t idx, size_t bytes)
     e->idx = idx;
     e->bytes = bytes;
     q_count++;
+    q_large += g != NULL;
     q_bytes += bytes;
 }
 
@@ -325,14 +328,9 @@ static void quarantine_push(glarge *g, uint32_t cls, uint32_t idx, size_t bytes)
 
 static bool budget_allows(size_t cost)
 {
-    /* Quarantined own reservations cost a mapping each: they go first. */
-    while (map_used + cost > map_budget && q_count) {
-        bool any_large = false;
-        for (uint32_t i = 0; i < q_count && !any_large; i++)
-            any_large = quarantine[(q_head + i) % QUARANTINE_COUNT].large != NULL;
-        if (!any_large) break;
-        quarantine_evict_one();
-    }
+    /* Quarantined own reservations cost a mapping each: the quarantine
+     * gives way (oldest first) while it holds any. */
+    while (map_used + cost > map_budget && q_large) quarantine_evict_one();
     return map_used + cost <= map_budget;
 }
 
@@ -401,7 +399,10 @@ static void *alloc_slot(unsigned c, size_t size, size_t align)
             idx = k->bumped++;
             break;
         }
-        if (!q_count) return NULL;    /* every slot live: unguarded */
+        if (!q_count) {               /* every slot live: unguarded */
+            degrade("every slot of the size class is live");
+            return NULL;
+        }
         quarantine_evict_one();
     }
     uintptr_t data = k->base + page_size + (uintptr_t)idx * k->span;
