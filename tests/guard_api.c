@@ -31,7 +31,8 @@
  *                 guarded, not all), the mapping count stays below half the
  *                 headroom vm.max_map_count left, and guarding resumes once
  *                 the blocks are freed (with a limit far above the default,
- *                 all 120,000 may be guarded: then only the bound is checked)
+ *                 all 120,000 may be guarded: then only the bound is checked);
+ *                 verbose=1 says once that the budget is spent
  */
 #include "guard_test.h"
 
@@ -426,7 +427,21 @@ int main(int argc, char **argv)
     expect_eq_u64(count_with("guard_mode=page,arena_max=1"), 10000);
     run_ok("threads", "guard_mode=page");
     run_ok("fork", "guard_mode=page");
-    o = run_ok("maps", "guard_mode=page");
+    /* verbose=1: the degradation is said once, in one line. */
+    o = gt_spawn("maps", "guard_mode=page,verbose=1");
+    char got[64];
+    if (!WIFEXITED(o.status) || WEXITSTATUS(o.status) != 0)
+        test_fail_at(__FILE__, __LINE__, "maps: %s; stdout: %s; stderr: %s",
+                     gt_describe(o.status, got, sizeof got), o.out, o.err);
+    const char *spent = strstr(o.err, "wheap: guard: mapping budget spent (");
+    size_t lim, bef, dur;
+    int ng = 0, nn = 0;
+    if (sscanf(o.out, "limit %zu before %zu during %zu guarded %d of %d", &lim, &bef, &dur, &ng,
+               &nn) != 5)
+        test_fail_at(__FILE__, __LINE__, "maps: no summary in: %s", o.out);
+    if (ng < nn) expect_true(spent != NULL);
+    if (spent) expect_true(strstr(spent + 1, "wheap: guard: mapping budget spent (") == NULL);
     fprintf(stderr, "maps: %s", o.out);
+    if (spent) fprintf(stderr, "%.*s\n", (int)strcspn(spent, "\n"), spent);
     return test_done();
 }
