@@ -280,6 +280,7 @@ static void snapshot_regions(wh_live_header *hd)
     size_t page = wh_os_page_size();
     uint32_t n = 0, total = 0;
     uintptr_t cursor = 0;
+    memset(hd->by_type, 0, sizeof hd->by_type);
     for (;;) {
         /* One region per lock hold: reservations elsewhere wait for one
          * descriptor's page states at most. */
@@ -291,28 +292,32 @@ static void snapshot_regions(wh_live_header *hd)
         }
         cursor = r->base + r->size;
         total++;
-        if (n < WH_LIVE_REGION_MAX) {
-            wh_live_region_row *row = &rows[n++];
-            uint64_t committed = 0, reset = 0;
-            for (uint32_t i = 0; i < r->npages; i++) {
-                uint16_t s = atomic_load_explicit(&r->pages[i], memory_order_relaxed);
-                if (s & WH_PG_COMMITTED) committed++;
-                if (s & WH_PG_RESET) reset++;
-            }
-            row->base = r->base;
-            row->size = r->size;
-            row->committed = committed * page;
-            row->reset = reset * page;
-            row->type = region_type(r->base, r->flags);
-            row->flags = (r->flags & WH_RG_WRITE_WATCH ? WH_LIVE_WRITE_WATCH : 0) |
-                         (r->flags & WH_RG_LARGE_PAGES ? WH_LIVE_LARGE_PAGES : 0);
-            row->owner = r->flags & WH_RG_HEAP ? (uintptr_t)r->owner : 0;
+        uint64_t committed = 0, reset = 0;
+        for (uint32_t i = 0; i < r->npages; i++) {
+            uint16_t s = atomic_load_explicit(&r->pages[i], memory_order_relaxed);
+            if (s & WH_PG_COMMITTED) committed++;
+            if (s & WH_PG_RESET) reset++;
         }
+        wh_live_region_row row = {
+            .base = r->base,
+            .size = r->size,
+            .committed = committed * page,
+            .reset = reset * page,
+            .type = region_type(r->base, r->flags),
+            .flags = (r->flags & WH_RG_WRITE_WATCH ? WH_LIVE_WRITE_WATCH : 0) |
+                     (r->flags & WH_RG_LARGE_PAGES ? WH_LIVE_LARGE_PAGES : 0),
+            .owner = r->flags & WH_RG_HEAP ? (uintptr_t)r->owner : 0,
+        };
         wh_regions_unlock();
+        /* Heaps' resets, from what their locks showed. */
+        if (row.type == WH_LIVE_SEGMENT) row.reset += seg_table_reset(row.base);
+        if (n < WH_LIVE_REGION_MAX) rows[n++] = row;
+        uint32_t t = row.type < 6 ? row.type : 0;
+        hd->by_type[t].count++;
+        hd->by_type[t].size += row.size;
+        hd->by_type[t].committed += row.committed;
+        hd->by_type[t].reset += row.reset;
     }
-    /* Heaps' resets, from what their locks showed. */
-    for (uint32_t i = 0; i < n; i++)
-        if (rows[i].type == WH_LIVE_SEGMENT) rows[i].reset += seg_table_reset(rows[i].base);
     hd->region_rows = n;
     hd->region_rows_total = total;
 }

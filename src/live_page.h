@@ -61,6 +61,11 @@ typedef struct wh_live_header {
     uint32_t region_rows;
     uint32_t region_rows_total;
     uint32_t pad0;
+    /* Every region, listed or not, by type (index WH_LIVE_SEGMENT..;
+     * 0: a type this header does not name). */
+    struct {
+        uint64_t count, size, committed, reset;
+    } by_type[6];
 } wh_live_header;
 
 /* Heap kinds. */

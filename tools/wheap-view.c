@@ -415,8 +415,7 @@ static int cmd_map(long pid)
     print_header(&s, pid, "map");
     printf("\n%-33s %12s %12s %12s  %-13s %s\n", "ADDRESS RANGE", "SIZE(K)", "COMMITTED(K)",
            "RESET(K)", "TYPE", "OWNER");
-    struct { uint64_t count, size, committed, reset; } sum[NTYPES], all;
-    memset(sum, 0, sizeof sum);
+    struct { uint64_t count, size, committed, reset; } all;
     memset(&all, 0, sizeof all);
     for (uint32_t i = 0; i < h->region_rows; i++) {
         const wh_live_region_row *r = &rows[i];
@@ -429,28 +428,28 @@ static int cmd_map(long pid)
         printf("%#014llx-%#014llx   %12llu %12llu %12llu  %-13s %s\n",
                (unsigned long long)r->base, (unsigned long long)(r->base + r->size),
                kib(r->size), kib(r->committed), kib(r->reset), type, owner);
-        sum[t].count++;
-        sum[t].size += r->size;
-        sum[t].committed += r->committed;
-        sum[t].reset += r->reset;
-        all.count++;
-        all.size += r->size;
-        all.committed += r->committed;
-        all.reset += r->reset;
+    }
+    /* The totals cover every region, listed or not. */
+    _Static_assert(sizeof h->by_type / sizeof h->by_type[0] == NTYPES, "region types");
+    for (size_t t = 0; t < NTYPES; t++) {
+        all.count += h->by_type[t].count;
+        all.size += h->by_type[t].size;
+        all.committed += h->by_type[t].committed;
+        all.reset += h->by_type[t].reset;
     }
     printf("\n%-22s %10s %12s %12s %12s\n", "TYPE", "REGIONS", "SIZE(K)", "COMMITTED(K)",
            "RESET(K)");
     for (size_t t = 1; t < NTYPES + 1; t++) {
         size_t k = t % NTYPES;   /* unknown types last */
-        if (!sum[k].count) continue;
+        if (!h->by_type[k].count) continue;
         printf("%-22s %10llu %12llu %12llu %12llu\n", region_types[k],
-               (unsigned long long)sum[k].count, kib(sum[k].size), kib(sum[k].committed),
-               kib(sum[k].reset));
+               (unsigned long long)h->by_type[k].count, kib(h->by_type[k].size),
+               kib(h->by_type[k].committed), kib(h->by_type[k].reset));
     }
     printf("%-22s %10llu %12llu %12llu %12llu\n", "total", (unsigned long long)all.count,
            kib(all.size), kib(all.committed), kib(all.reset));
     if (h->region_rows_total > h->region_rows)
-        printf("(%u more regions not listed: the page holds %u)\n",
+        printf("(%u more regions not listed, counted in the totals: the page holds %u)\n",
                h->region_rows_total - h->region_rows, WH_LIVE_REGION_MAX);
     return 0;
 }
