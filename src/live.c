@@ -274,6 +274,9 @@ static void snapshot_heaps(wh_live_header *hd)
     seg_table_sort();
 }
 
+/* Page states counted per hold of the regions lock (64 Ki: some 50 us). */
+#define COUNT_STEP 65536u
+
 static void snapshot_regions(wh_live_header *hd)
 {
     wh_live_region_row *rows = (wh_live_region_row *)(live_snap + WH_LIVE_REGION_OFFSET);
@@ -292,23 +295,40 @@ static void snapshot_regions(wh_live_header *hd)
         }
         cursor = r->base + r->size;
         total++;
-        uint64_t committed = 0, reset = 0;
-        for (uint32_t i = 0; i < r->npages; i++) {
-            uint16_t s = atomic_load_explicit(&r->pages[i], memory_order_relaxed);
-            if (s & WH_PG_COMMITTED) committed++;
-            if (s & WH_PG_RESET) reset++;
-        }
         wh_live_region_row row = {
             .base = r->base,
             .size = r->size,
-            .committed = committed * page,
-            .reset = reset * page,
             .type = region_type(r->base, r->flags),
             .flags = (r->flags & WH_RG_WRITE_WATCH ? WH_LIVE_WRITE_WATCH : 0) |
                      (r->flags & WH_RG_LARGE_PAGES ? WH_LIVE_LARGE_PAGES : 0),
             .owner = r->flags & WH_RG_HEAP ? (uintptr_t)r->owner : 0,
         };
+        /* A big reservation's page states are counted in steps, the lock
+         * given back between them; a region released meanwhile (its seq
+         * moved) is left out of this snapshot. */
+        uint32_t seq = atomic_load_explicit(&r->seq, memory_order_relaxed), npages = r->npages;
+        uint64_t committed = 0, reset = 0;
+        bool gone = false;
+        for (uint32_t i = 0; i < npages; i++) {
+            if ((i & (COUNT_STEP - 1)) == COUNT_STEP - 1) {
+                wh_regions_unlock();
+                wh_regions_lock();
+                if (atomic_load_explicit(&r->seq, memory_order_relaxed) != seq) {
+                    gone = true;
+                    break;
+                }
+            }
+            uint16_t s = atomic_load_explicit(&r->pages[i], memory_order_relaxed);
+            if (s & WH_PG_COMMITTED) committed++;
+            if (s & WH_PG_RESET) reset++;
+        }
         wh_regions_unlock();
+        if (gone) {
+            total--;
+            continue;
+        }
+        row.committed = committed * page;
+        row.reset = reset * page;
         /* Heaps' resets, from what their locks showed. */
         if (row.type == WH_LIVE_SEGMENT) row.reset += seg_table_reset(row.base);
         if (n < WH_LIVE_REGION_MAX) rows[n++] = row;
