@@ -126,7 +126,11 @@ int main(void)
         require_true(blocks[i] != NULL);
     }
     wh_heap_counters_get(h, &c2);
-    expect_le_u64(c2.committed, c.committed + (1 << 20));
+    /* Reuse means no growth past the earlier high-water mark.  (Not the
+     * committed count itself: on a loaded machine the purge delays can run
+     * out between the frees and c, and the slices are then committed
+     * again; that is reuse too.) */
+    expect_le_u64(c2.peak_committed, c.peak_committed + (1 << 20));
     for (size_t i = 0; i < 2000; i++) expect_eq_u64(wh_heap_block_free(blocks[i]), WH_BLOCK_OK);
     expect_true(wh_heap_check_all(h));
 
