@@ -26,7 +26,6 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
-#include <signal.h>
 #include <time.h>
 
 uint64_t wh_heap_now_ms(void)
@@ -298,18 +297,7 @@ void wh_heap_background_start(void)
     if (!wh_options_get()->background_purge) return;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&purger_started, &expected, 1)) return;
-    /* The purger takes no signal meant for the program. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, purger_main, NULL) != 0)
-        atomic_store(&purger_started, 0);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (wh_os_start_daemon(purger_main) != 0) atomic_store(&purger_started, 0);
 }
 
 void wh_heap_background_forked(void)

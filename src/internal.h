@@ -70,6 +70,9 @@ WH_HIDDEN size_t wh_os_page_size(void);
 WH_HIDDEN size_t wh_os_huge_page_size(void);
 /* Number of online processors and the mask of the ones this thread may use. */
 WH_HIDDEN unsigned wh_os_cpu_count(uint64_t *affinity_mask);
+/* Starts a detached helper thread running fn(NULL) with every signal
+ * blocked (it takes no signal meant for the program); an errno on failure. */
+WH_HIDDEN int wh_os_start_daemon(void *(*fn)(void *));
 
 /* Reserve size bytes of inaccessible, uncharged address space.
  * size > 0, page multiple.  hint: NULL for anywhere, else page aligned and
@@ -1055,6 +1058,9 @@ typedef struct wh_heap_counters {
     size_t reserved, committed, reset, allocated, peak_committed;
 } wh_heap_counters;
 WH_HIDDEN void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out);
+/* Committed bytes of slice i of seg that are reset (purged, reusable); 0
+ * unless it is a free slice in the reset state.  The heap's seg_lock held. */
+WH_HIDDEN size_t wh_heap_slice_reset(const wh_segment *seg, uint32_t i);
 /* stats=1: the statistics report on stderr, without allocating (a library
  * destructor calls it at exit; tests call it directly).  At most
  * WH_STATS_ROWS arenas and as many public heaps get a line each. */

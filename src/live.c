@@ -166,15 +166,8 @@ static int remove_if_stale(const char *name, void *ctx)
 static uint64_t segment_reset(const wh_segment *seg)
 {
     uint64_t reset = 0;
-    for (uint32_t i = seg->first_slice; i <= seg->last_slice; i++) {
-        const wh_page *e = &seg->pages[i];
-        if (e->kind == WH_PK_FREE && e->state == WH_SS_RESET) {
-            uintptr_t start, end;
-            wh_heap_slices_range(seg, i, 1, &start, &end);
-            if (end > seg->commit_end) end = seg->commit_end;
-            if (end > start) reset += end - start;
-        }
-    }
+    for (uint32_t i = seg->first_slice; i <= seg->last_slice; i++)
+        reset += wh_heap_slice_reset(seg, i);
     return reset;
 }
 
@@ -519,20 +512,10 @@ void wh_live_start(void)
     int expected = LIVE_OFF;
     if (!atomic_compare_exchange_strong(&live_state, &expected, LIVE_RUNNING)) return;
     pthread_atfork(NULL, NULL, live_fork_child);
-    /* The publisher takes no signal meant for the program. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t attr;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, live_main, NULL) != 0) {
+    if (wh_os_start_daemon(live_main) != 0) {
         atomic_store(&live_state, LIVE_STOPPED);
         wh_message("live=1: cannot start the publisher thread");
     }
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* At exit the page goes (after a publish in progress). */

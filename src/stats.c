@@ -20,6 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
+size_t wh_heap_slice_reset(const wh_segment *seg, uint32_t i)
+{
+    const wh_page *e = &seg->pages[i];
+    if (e->kind != WH_PK_FREE || e->state != WH_SS_RESET) return 0;
+    uintptr_t start, end;
+    wh_heap_slices_range(seg, i, 1, &start, &end);
+    if (end > seg->commit_end) end = seg->commit_end;
+    return end > start ? end - start : 0;
+}
+
 void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out)
 {
     memset(out, 0, sizeof *out);
@@ -30,11 +40,8 @@ void wh_heap_counters_get(wh_heap *h, wh_heap_counters *out)
     for (const wh_segment *seg = h->segments; seg; seg = seg->next) {
         for (uint32_t i = seg->first_slice; i <= seg->last_slice; i++) {
             const wh_page *e = &seg->pages[i];
-            if (e->kind == WH_PK_FREE && e->state == WH_SS_RESET) {
-                uintptr_t start, end;
-                wh_heap_slices_range(seg, i, 1, &start, &end);
-                if (end > seg->commit_end) end = seg->commit_end;
-                if (end > start) out->reset += end - start;
+            if (e->kind == WH_PK_FREE) {
+                out->reset += wh_heap_slice_reset(seg, i);
             } else if (e->kind == WH_PK_SMALL) {
                 uint32_t used = __atomic_load_n(&e->used, __ATOMIC_RELAXED) & ~WH_PAGE_FULL;
                 if ((e->flags & WH_PF_CURRENT) && used) used--;

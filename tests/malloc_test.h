@@ -161,4 +161,22 @@ static const size_t mt_sizes[] = {
 };
 #define MT_NSIZES (sizeof mt_sizes / sizeof mt_sizes[0])
 
+/* Where a wheap malloc block lives, per wheap_virtual_query: a reservation
+ * of its own has its base one page (the header) before the block; a heap
+ * segment's base is 32 MiB-aligned and lies further below. */
+static inline bool mt_own_reservation(void *p)
+{
+    wheap_memory_basic_information mbi;
+    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
+    return (char *)mbi.allocation_base == (char *)p - sysconf(_SC_PAGESIZE);
+}
+
+static inline bool mt_in_segment(void *p)
+{
+    wheap_memory_basic_information mbi;
+    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
+    return ((uintptr_t)mbi.allocation_base & ((32u << 20) - 1)) == 0 &&
+           (uintptr_t)mbi.allocation_base + (uintptr_t)sysconf(_SC_PAGESIZE) < (uintptr_t)p;
+}
+
 #endif /* WHEAP_MALLOC_TEST_H */

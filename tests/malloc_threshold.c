@@ -7,31 +7,11 @@
  * memory; blocks of 8 MiB and more always get their own reservation; and an
  * explicit mallopt(M_MMAP_THRESHOLD) turns the dynamic threshold off.
  * Every block keeps its contents whatever its placement.
- *
- * Where a block lives, per wheap_virtual_query: a reservation of its own
- * has its base one page (the header) before the block; a segment's base is
- * 32 MiB-aligned and lies further below.
+ * Where a block lives: mt_own_reservation / mt_in_segment.
  */
 #include "malloc_test.h"
 
 #include <malloc.h>
-
-static size_t page;
-
-static bool own_reservation(void *p)
-{
-    wheap_memory_basic_information mbi;
-    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
-    return (char *)mbi.allocation_base == (char *)p - page;
-}
-
-static bool in_segment(void *p)
-{
-    wheap_memory_basic_information mbi;
-    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
-    return ((uintptr_t)mbi.allocation_base & ((32u << 20) - 1)) == 0 &&
-           (uintptr_t)mbi.allocation_base + page < (uintptr_t)p;
-}
 
 /* A block of n bytes, filled, checked where it lives, checked again. */
 static void *take(size_t n, bool want_own, uint64_t seed)
@@ -39,8 +19,8 @@ static void *take(size_t n, bool want_own, uint64_t seed)
     void *p = malloc(n);
     require_true(p != NULL);
     mt_fill(p, n, seed);
-    if (want_own) expect_true(own_reservation(p));
-    else expect_true(in_segment(p));
+    if (want_own) expect_true(mt_own_reservation(p));
+    else expect_true(mt_in_segment(p));
     expect_eq_u64(mt_check(p, n, seed), n);
     return p;
 }
@@ -48,7 +28,6 @@ static void *take(size_t n, bool want_own, uint64_t seed)
 int main(void)
 {
     if (!mt_malloc_is_wheap()) test_skip("malloc is not wheap's");
-    page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t MiB = (size_t)1 << 20;
 
     /* A fresh process: 1 MiB and up get reservations of their own. */

@@ -18,23 +18,6 @@
 
 void *volatile ops_sink;
 
-static size_t page;
-
-static bool own_reservation(void *p)
-{
-    wheap_memory_basic_information mbi;
-    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
-    return (char *)mbi.allocation_base == (char *)p - page;
-}
-
-static bool in_segment(void *p)
-{
-    wheap_memory_basic_information mbi;
-    if (wheap_virtual_query(p, &mbi, sizeof mbi) != sizeof mbi) return false;
-    return ((uintptr_t)mbi.allocation_base & ((32u << 20) - 1)) == 0 &&
-           (uintptr_t)mbi.allocation_base < (uintptr_t)p;
-}
-
 static bool all_bytes(const unsigned char *p, size_t from, size_t to, unsigned char v)
 {
     for (size_t i = from; i < to; i++)
@@ -59,17 +42,17 @@ static void test_mmap_threshold(void)
 {
     void *a = malloc(300 << 10);
     expect_not_null(a);
-    expect_true(in_segment(a));
-    expect_false(own_reservation(a));
+    expect_true(mt_in_segment(a));
+    expect_false(mt_own_reservation(a));
     expect_eq_u64(mallopt(M_MMAP_THRESHOLD, 256 << 10), 1);
     void *b = malloc(300 << 10);
     expect_not_null(b);
-    expect_true(own_reservation(b));
+    expect_true(mt_own_reservation(b));
     void *c = malloc(200 << 10);   /* below: a segment still */
-    expect_true(in_segment(c));
+    expect_true(mt_in_segment(c));
     expect_eq_u64(mallopt(M_MMAP_THRESHOLD, 32 << 20), 1);   /* glibc's maximum */
     void *d = malloc(2 << 20);     /* below the clamped 16 MiB */
-    expect_true(in_segment(d));
+    expect_true(mt_in_segment(d));
     free(a);
     free(b);
     free(c);
@@ -162,7 +145,6 @@ int main(int argc, char **argv)
     /* Short delays, so that the trim test waits milliseconds. */
     rerun_with_options(argv, "purge_delay_ms=1,decommit_delay_ms=1");
     (void)argc;
-    page = (size_t)sysconf(_SC_PAGESIZE);
     test_returns();
     test_mmap_threshold();
     test_trim_threshold();
