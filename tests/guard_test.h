@@ -12,50 +12,12 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-typedef struct gt_outcome {
-    int  status;
-    char err[8192];
-    char out[8192];
-} gt_outcome;
-
-static inline void gt_read_all(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR))
-        if (r > 0) n += (size_t)r;
-    buf[n] = 0;
-}
+typedef test_outcome gt_outcome;
 
 /* Runs /proc/self/exe --case name with WHEAP_OPTIONS=options (NULL: unset). */
 static inline gt_outcome gt_spawn(const char *name, const char *options)
 {
-    gt_outcome o;
-    memset(&o, 0, sizeof o);
-    int err_pipe[2], out_pipe[2];
-    if (pipe(err_pipe) || pipe(out_pipe)) exit(TEST_HARD_ERROR);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) exit(TEST_HARD_ERROR);
-    if (pid == 0) {
-        dup2(err_pipe[1], 2);
-        dup2(out_pipe[1], 1);
-        close(err_pipe[0]);
-        close(out_pipe[0]);
-        if (options) setenv("WHEAP_OPTIONS", options, 1);
-        else unsetenv("WHEAP_OPTIONS");
-        execl("/proc/self/exe", "guard_test", "--case", name, (char *)NULL);
-        _exit(TEST_HARD_ERROR);
-    }
-    close(err_pipe[1]);
-    close(out_pipe[1]);
-    /* Small outputs: stderr first is fine (the child writes little). */
-    gt_read_all(err_pipe[0], o.err, sizeof o.err);
-    gt_read_all(out_pipe[0], o.out, sizeof o.out);
-    close(err_pipe[0]);
-    close(out_pipe[0]);
-    while (waitpid(pid, &o.status, 0) < 0 && errno == EINTR) {}
-    return o;
+    return test_spawn_case("guard_test", name, options);
 }
 
 static inline const char *gt_describe(int status, char *buf, size_t cap)

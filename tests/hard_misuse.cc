@@ -215,50 +215,13 @@ static int run_case(int k)
     return 0;
 }
 
-struct outcome {
-    int status;
-    char err[4096];
-    char out[256];
-};
-
-static void read_all(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR))
-        if (r > 0) n += (size_t)r;
-    buf[n] = 0;
-}
+typedef test_outcome outcome;
 
 static outcome spawn_case(int k, bool warn_only)
 {
-    outcome o;
-    memset(&o, 0, sizeof o);
-    int err_pipe[2], out_pipe[2];
-    if (pipe(err_pipe) || pipe(out_pipe)) exit(TEST_HARD_ERROR);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) exit(TEST_HARD_ERROR);
-    if (pid == 0) {
-        dup2(err_pipe[1], 2);
-        dup2(out_pipe[1], 1);
-        close(err_pipe[0]);
-        close(out_pipe[0]);
-        if (warn_only) setenv("WHEAP_OPTIONS", "abort_on_misuse=0", 1);
-        else unsetenv("WHEAP_OPTIONS");
-        char arg[16];
-        snprintf(arg, sizeof arg, "%d", k);
-        execl("/proc/self/exe", "hard_misuse", "--case", arg, (char *)NULL);
-        _exit(TEST_HARD_ERROR);
-    }
-    close(err_pipe[1]);
-    close(out_pipe[1]);
-    read_all(err_pipe[0], o.err, sizeof o.err);
-    read_all(out_pipe[0], o.out, sizeof o.out);
-    close(err_pipe[0]);
-    close(out_pipe[0]);
-    while (waitpid(pid, &o.status, 0) < 0 && errno == EINTR) {}
-    return o;
+    char arg[16];
+    snprintf(arg, sizeof arg, "%d", k);
+    return test_spawn_case("hard_misuse", arg, warn_only ? "abort_on_misuse=0" : NULL);
 }
 
 /* The template with %p replaced by addr, a suffix, and a newline. */

@@ -102,6 +102,55 @@ static inline int test_done(void)
     return test_failures ? 1 : 0;
 }
 
+/* What a child run of this test program said and how it ended. */
+typedef struct test_outcome {
+    int  status;       /* waitpid's */
+    char err[8192];    /* its stderr (truncated) */
+    char out[8192];    /* its stdout (truncated) */
+} test_outcome;
+
+static inline void test_read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while ((r = read(fd, buf + n, cap - 1 - n)) > 0 || (r < 0 && errno == EINTR))
+        if (r > 0) n += (size_t)r;
+    buf[n] = 0;
+}
+
+/* Runs this program again as `argv0 --case case_arg` (through /proc/self/exe)
+ * with WHEAP_OPTIONS=options (NULL: unset), capturing its stderr and stdout.
+ * Stderr is read first: the cases write little to stdout. */
+static inline test_outcome test_spawn_case(const char *argv0, const char *case_arg,
+                                           const char *options)
+{
+    test_outcome o;
+    memset(&o, 0, sizeof o);
+    int err_pipe[2], out_pipe[2];
+    if (pipe(err_pipe) || pipe(out_pipe)) exit(TEST_HARD_ERROR);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) exit(TEST_HARD_ERROR);
+    if (pid == 0) {
+        dup2(err_pipe[1], 2);
+        dup2(out_pipe[1], 1);
+        close(err_pipe[0]);
+        close(out_pipe[0]);
+        if (options) setenv("WHEAP_OPTIONS", options, 1);
+        else unsetenv("WHEAP_OPTIONS");
+        execl("/proc/self/exe", argv0, "--case", case_arg, (char *)NULL);
+        _exit(TEST_HARD_ERROR);
+    }
+    close(err_pipe[1]);
+    close(out_pipe[1]);
+    test_read_all(err_pipe[0], o.err, sizeof o.err);
+    test_read_all(out_pipe[0], o.out, sizeof o.out);
+    close(err_pipe[0]);
+    close(out_pipe[0]);
+    while (waitpid(pid, &o.status, 0) < 0 && errno == EINTR) {}
+    return o;
+}
+
 /* Runs fn(arg) in a forked child.  Returns the wait status. */
 static inline int test_in_child(void (*fn)(void *), void *arg)
 {
