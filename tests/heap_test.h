@@ -69,18 +69,6 @@ static inline void query_heap(wheap_heap *h, size_t *committed, size_t *reserved
     }
 }
 
-/* Runs this test again with WHEAP_OPTIONS set: options are read once, at
- * wheap's first use, which may come before main (wheap's malloc). */
-static inline void rerun_with_options(char **argv, const char *options)
-{
-    const char *now = getenv("WHEAP_OPTIONS");
-    if (now && strcmp(now, options) == 0) return;
-    setenv("WHEAP_OPTIONS", options, 1);
-    execv("/proc/self/exe", argv);
-    perror("execv");
-    exit(TEST_HARD_ERROR);
-}
-
 static inline size_t heap_stat_committed(wheap_heap *h)
 {
     wheap_stats st = { .size = sizeof st };

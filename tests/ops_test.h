@@ -66,18 +66,6 @@ static inline unsigned long long ops_field(const char *text, const char *prefix,
     return 0;
 }
 
-/* Runs this test again with WHEAP_OPTIONS set (options are read once, at
- * wheap's first use, which may come before main). */
-static inline void rerun_with_options(char **argv, const char *options)
-{
-    const char *now = getenv("WHEAP_OPTIONS");
-    if (now && strcmp(now, options) == 0) return;
-    setenv("WHEAP_OPTIONS", options, 1);
-    execv("/proc/self/exe", argv);
-    perror("execv");
-    exit(TEST_HARD_ERROR);
-}
-
 /* Occurrences of needle in text. */
 static inline unsigned ops_count(const char *text, const char *needle)
 {

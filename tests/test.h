@@ -102,6 +102,18 @@ static inline int test_done(void)
     return test_failures ? 1 : 0;
 }
 
+/* Runs this test again with WHEAP_OPTIONS set: options are read once, at
+ * wheap's first use, which may come before main (wheap's malloc). */
+static inline void rerun_with_options(char **argv, const char *options)
+{
+    const char *now = getenv("WHEAP_OPTIONS");
+    if (now && strcmp(now, options) == 0) return;
+    setenv("WHEAP_OPTIONS", options, 1);
+    execv("/proc/self/exe", argv);
+    perror("execv");
+    exit(TEST_HARD_ERROR);
+}
+
 /* What a child run of this test program said and how it ended. */
 typedef struct test_outcome {
     int  status;       /* waitpid's */
